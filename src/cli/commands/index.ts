@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { registerRender } from './render.ts';
+import { registerValidate } from './validate.ts';
+import { registerPackage } from './package.ts';
+import { registerDeployCommands } from './deploy.ts';
+import { registerDb } from './db.ts';
+import { registerLocal } from './local.ts';
+import { registerVerify } from './verify.ts';
+
+/** Every command, in the order `--help` lists them. */
+export function registerCommands(program: Command): void {
+  registerRender(program);
+  registerValidate(program);
+  registerPackage(program);
+  registerDeployCommands(program);
+  registerDb(program);
+  registerLocal(program);
+  registerVerify(program);
+}

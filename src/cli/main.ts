@@ -1,0 +1,51 @@
+/**
+ * The catalogctl entry point: builds the command tree and maps errors to exit codes in one place.
+ * Each command module registers its flags here and lazily imports its core code in the action,
+ * so `render` never pays for loading an AWS SDK client.
+ */
+import { Command, CommanderError } from 'commander';
+import { CatalogError, ExitCode } from '../errors.ts';
+import { registerCommands } from './commands/index.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('catalogctl')
+    .description('Render, validate, package, release and roll back the Catalog service')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** Turn any thrown value into a one-line message and an exit code. */
+export function exitCodeFor(err: unknown): { code: number; message?: string } {
+  if (err instanceof CatalogError) return { code: err.exitCode, message: err.message };
+  if (err instanceof CommanderError) {
+    // --help and --version are exits with code 0; everything else commander rejects is bad input.
+    if (err.exitCode === 0) return { code: ExitCode.Ok };
+    return { code: ExitCode.BadInput };
+  }
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return { code: ExitCode.Internal, message: `internal error: ${message}` };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+  } catch (err) {
+    const { code, message } = exitCodeFor(err);
+    if (message) process.stderr.write(`catalogctl: ${message}\n`);
+    return code;
+  }
+}
+
+// Run when executed as the bin (the bundle's entry), not when imported by tests.
+if (process.argv[1] && /catalogctl(\.mjs)?$|main\.ts$/.test(process.argv[1])) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
