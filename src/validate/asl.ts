@@ -36,6 +36,9 @@ function loadValidator(): AslValidator {
 }
 
 export function checkAsl(env: string, definition: unknown, target: { region: string; account: string }): Finding[] {
+  if (definition === null || typeof definition !== 'object') {
+    return [{ env, stack: 'state_machine', resource: '-', checker: 'asl', rule: 'NOT_AN_OBJECT', severity: 'error', message: 'state_machine.json is missing or not a JSON object' }];
+  }
   const validate = loadValidator();
   // The validator writes defaults into the object it checks, so it gets its own copy.
   const copy = substitutePlaceholders(definition, target.region, target.account);

@@ -12,6 +12,7 @@ import { STACK_NAMES } from '../config/types.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
+import { InterruptedError } from '../errors.ts';
 import { checkAsl } from './asl.ts';
 import { runCfnLint, type TemplateFile } from './cfn-lint.ts';
 import { runCheckov } from './checkov.ts';
@@ -61,16 +62,21 @@ export async function validateRendered(envs: readonly EnvInput[], opts: Validate
   if (opts.preFindings) runs.push({ checker: 'config', findings: [...opts.preFindings], durationMs: 0 });
   const suppressions: Suppression[] = [];
   const root = await realpath(await mkdtemp(join(tmpdir(), 'catalogctl-validate-')));
+  // Stops the tools when the caller aborts or an in-process checker throws.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  let settled: Promise<PromiseSettledResult<void>[]> = Promise.resolve([]);
   try {
     const files = await writeTemplates(root, envs);
     reporter.report({ level: 'step', topic: 'validate', message: `checking ${envs.length} env(s), ${files.length} stack templates`, data: { root } });
 
     // External tools first, so they run while the in-process checkers work.
     const external: Promise<void>[] = [];
-    if (enabled.has('checkov')) external.push(timed('checkov', reporter, async () => runCheckov(root, files, { signal: opts.signal }), runs));
-    if (enabled.has('cfn-lint')) external.push(timed('cfn-lint', reporter, async () => ({ findings: await runCfnLint(files, { signal: opts.signal }) }), runs));
+    if (enabled.has('checkov')) external.push(timed('checkov', reporter, async () => runCheckov(root, files, { signal: stop.signal }), runs));
+    if (enabled.has('cfn-lint')) external.push(timed('cfn-lint', reporter, async () => ({ findings: await runCfnLint(files, { signal: stop.signal }) }), runs));
     // Keep every rejection observed; the first one is rethrown below.
-    const settled = Promise.allSettled(external);
+    settled = Promise.allSettled(external);
 
     const inProcess: [CheckerName, (e: EnvInput) => Finding[]][] = [
       ['config', () => []],
@@ -103,7 +109,9 @@ export async function validateRendered(envs: readonly EnvInput[], opts: Validate
       if (enabled.has(checker)) runs.push({ checker, findings, durationMs: performance.now() - t0 });
     }
 
-    for (const r of await settled) if (r.status === 'rejected') throw r.reason;
+    for (const r of await settled) {
+      if (r.status === 'rejected') throw opts.signal?.aborted ? new InterruptedError('validate: interrupted') : r.reason;
+    }
     const envNames = [...(opts.extraEnvNames ?? []), ...envs.map((e) => e.name)];
     return buildReport({
       envs: envNames,
@@ -113,6 +121,9 @@ export async function validateRendered(envs: readonly EnvInput[], opts: Validate
       durationMs: performance.now() - started,
     });
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    stop.abort();
+    await settled;
     await rm(root, { recursive: true, force: true });
   }
 }
