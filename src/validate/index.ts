@@ -48,8 +48,10 @@ export interface ValidateOptions {
   invariants?: (env: EnvInput) => Finding[];
 }
 
-export async function validateRendered(envs: readonly EnvInput[], opts: ValidateOptions = {}): Promise<ValidationReport> {
+export async function validateRendered(given: readonly EnvInput[], opts: ValidateOptions = {}): Promise<ValidationReport> {
   const started = performance.now();
+  // Builders may return cloudform objects that serialise through toJSON(); check what the tools see.
+  const envs = given.map((e) => ({ ...e, rendered: plainFiles(e.rendered) }));
   const reporter = opts.reporter ?? silentReporter;
   const enabled = new Set<CheckerName>(opts.checkers ?? CHECKERS);
   const names = new Set<string>();
@@ -126,6 +128,13 @@ export async function validateRendered(envs: readonly EnvInput[], opts: Validate
     await settled;
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** The rendered files as plain JSON values: the bytes render writes, parsed back. */
+export function plainFiles(rendered: RenderedFiles): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [file, value] of Object.entries(rendered)) out[file] = JSON.parse(canonicalJson(value)) as object;
+  return out;
 }
 
 function stackEntries(e: EnvInput): [string, object][] {
