@@ -1,0 +1,377 @@
+/**
+ * `catalogctl verify`: the seed's deployment verification against a running Catalog API, as a
+ * library call so `release` can use it as a gate before each traffic step.
+ *
+ * - health: GET /storage/v1/catalog/datasets?limit=1, N times → every answer 200, p99 < 100 ms;
+ * - synthetic: describe a known dataset, check the descriptor, check its audit event was emitted
+ *   (local: the audit sink; AWS: the outbox row marked sent, read from the database);
+ * - db-smoke: SELECT COUNT(*) FROM catalog_dataset, p95 < 100 ms;
+ * - auth-failures: share of requests the authorizer rejected ≤ 1 % (local: its decision log over
+ *   the window; AWS: the source the caller passes, else verify's own requests).
+ */
+import type { Reporter } from '../reporter.ts';
+import { silentReporter } from '../reporter.ts';
+import { ms, percentile, type CheckResult, type VerifyReport } from './report.ts';
+
+export * from './report.ts';
+
+export const HEALTH_PATH = '/storage/v1/catalog/datasets?limit=1';
+export const DATASET_PATH = '/storage/v1/catalog/datasets';
+
+export interface Thresholds {
+  healthP99Ms: number;
+  dbP95Ms: number;
+  authFailurePercent: number;
+}
+export const DEFAULT_THRESHOLDS: Thresholds = { healthP99Ms: 100, dbP95Ms: 100, authFailurePercent: 1 };
+
+export interface AuthFigures {
+  total: number;
+  failures: number;
+  /** Where the figures come from, for the report: `authorizer decisions (5 min)`. */
+  source: string;
+}
+
+export interface AuditCheck {
+  emitted: boolean;
+  detail: string;
+}
+
+export interface VerifyOptions {
+  baseUrl: string;
+  /** Bearer token for the API; without one every API call is an auth failure. */
+  token?: string;
+  /** Health probe requests (after one warm-up request that is not counted). */
+  requests?: number;
+  /** Runs of the DB smoke query. */
+  dbRuns?: number;
+  databaseUrl?: string;
+  /** The dataset the synthetic check describes; the first one the list returns otherwise. */
+  datasetId?: string;
+  thresholds?: Partial<Thresholds>;
+  /** Window for the auth-failure share. */
+  windowMinutes?: number;
+  /** `auto` asks the target for `/_local/info` when it is on loopback. */
+  mode?: 'auto' | 'local' | 'aws';
+  /** Auth figures for an AWS target (e.g. from CloudWatch); verify's own requests otherwise. */
+  authFigures?: (windowMinutes: number) => Promise<AuthFigures>;
+  /** Audit emission for an AWS target when not read from the database. */
+  auditEmitted?: (datasetId: string, since: Date) => Promise<AuditCheck>;
+  requestTimeoutMs?: number;
+  signal?: AbortSignal;
+  reporter?: Reporter;
+}
+
+interface Probe {
+  status: number;
+  ms: number;
+  headers: Headers;
+  body: string;
+}
+
+export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const t0 = performance.now();
+  const th = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
+  const reporter = opts.reporter ?? silentReporter;
+  const base = opts.baseUrl.replace(/\/+$/, '');
+  const windowMinutes = opts.windowMinutes ?? 5;
+  const timeoutMs = opts.requestTimeoutMs ?? 5_000;
+  const own = { total: 0, failures: 0 };
+
+  const request = async (path: string, init: RequestInit = {}): Promise<Probe> => {
+    const headers = new Headers(init.headers);
+    if (opts.token) headers.set('authorization', `Bearer ${opts.token}`);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const s = performance.now();
+    const res = await fetch(base + path, { ...init, headers, signal });
+    const body = await res.text();
+    const elapsed = performance.now() - s;
+    if (!path.startsWith('/_local/')) {
+      own.total++;
+      if (res.status === 401 || res.status === 403) own.failures++;
+    }
+    return { status: res.status, ms: elapsed, headers: res.headers, body };
+  };
+
+  const local = await detectLocal(base, opts.mode ?? 'auto', timeoutMs);
+  const mode = local ? 'local' : 'aws';
+  const databaseUrl = opts.databaseUrl ?? local?.databaseUrl ?? undefined;
+  const checks: CheckResult[] = [];
+
+  reporter.report({ level: 'step', topic: 'verify', message: `health probe × ${opts.requests ?? 50}` });
+  const health = await healthCheck(request, opts.requests ?? 50, th.healthP99Ms);
+  checks.push(health.result);
+
+  reporter.report({ level: 'step', topic: 'verify', message: 'synthetic describe' });
+  checks.push(
+    await syntheticCheck(request, {
+      datasetId: opts.datasetId ?? health.firstId,
+      local: local !== undefined,
+      base,
+      databaseUrl,
+      auditEmitted: opts.auditEmitted,
+      timeoutMs,
+    }),
+  );
+
+  reporter.report({ level: 'step', topic: 'verify', message: 'database smoke query' });
+  checks.push(await dbSmokeCheck(databaseUrl, opts.dbRuns ?? 20, th.dbP95Ms));
+
+  reporter.report({ level: 'step', topic: 'verify', message: 'auth failures' });
+  checks.push(await authCheck({ local: local !== undefined, base, windowMinutes, own, authFigures: opts.authFigures, threshold: th.authFailurePercent, timeoutMs }));
+
+  return {
+    ok: checks.every((c) => c.status !== 'fail'),
+    target: base,
+    mode,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    checks,
+  };
+}
+
+interface LocalInfo {
+  databaseUrl: string | null;
+}
+
+async function detectLocal(base: string, mode: 'auto' | 'local' | 'aws', timeoutMs: number): Promise<LocalInfo | undefined> {
+  if (mode === 'aws') return undefined;
+  const host = new URL(base).hostname;
+  if (mode === 'auto' && !['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) return undefined;
+  try {
+    const res = await fetch(`${base}/_local/info`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (res.ok) return (await res.json()) as LocalInfo;
+  } catch {
+    // Not a local server (or not up): treated as a deployed API.
+  }
+  if (mode === 'local') return { databaseUrl: null };
+  return undefined;
+}
+
+type Request = (path: string, init?: RequestInit) => Promise<Probe>;
+
+async function healthCheck(request: Request, n: number, p99Ms: number): Promise<{ result: CheckResult; firstId?: string }> {
+  const threshold = `200, p99 < ${p99Ms} ms`;
+  const latencies: number[] = [];
+  const bad = new Map<number, number>();
+  let firstBad: Probe | undefined;
+  let firstId: string | undefined;
+  let errors = 0;
+  let lastError = '';
+  // One warm-up request first: a cold start is not what the probe measures.
+  for (let i = 0; i <= n; i++) {
+    let p: Probe;
+    try {
+      p = await request(HEALTH_PATH);
+    } catch (err) {
+      errors++;
+      lastError = errorText(err);
+      if (i === 0) continue;
+      latencies.push(Infinity);
+      continue;
+    }
+    if (p.status === 200 && firstId === undefined) firstId = firstDatasetId(p.body);
+    if (i === 0) continue;
+    latencies.push(p.ms);
+    if (p.status !== 200) {
+      bad.set(p.status, (bad.get(p.status) ?? 0) + 1);
+      firstBad ??= p;
+    }
+  }
+  const okCount = latencies.length - [...bad.values()].reduce((a, b) => a + b, 0) - latencies.filter((l) => l === Infinity).length;
+  const p99 = percentile(latencies.filter(Number.isFinite), 99);
+  const figure = `p99 ${ms(p99)}, ${okCount}/${n} × 200`;
+  if (errors > 0 && okCount === 0) return { result: { name: 'health', status: 'fail', figure, threshold, detail: `no answer: ${lastError}` }, firstId };
+  if (bad.size > 0 || errors > 0) {
+    const statuses = [...bad.entries()].map(([s, c]) => `${c} × ${s}`).join(', ');
+    return {
+      result: {
+        name: 'health',
+        status: 'fail',
+        figure,
+        threshold,
+        value: p99,
+        detail: [statuses && `got ${statuses}${firstBad ? `: ${snippet(firstBad.body)}` : ''}`, errors ? `${errors} request(s) failed: ${lastError}` : ''].filter(Boolean).join('; '),
+      },
+      firstId,
+    };
+  }
+  const pass = p99 < p99Ms;
+  return { result: { name: 'health', status: pass ? 'pass' : 'fail', figure, threshold, value: p99, ...(pass ? {} : { detail: `p99 ${ms(p99)} is not under ${p99Ms} ms` }) }, firstId };
+}
+
+async function syntheticCheck(
+  request: Request,
+  o: { datasetId?: string; local: boolean; base: string; databaseUrl?: string; auditEmitted?: VerifyOptions['auditEmitted']; timeoutMs: number },
+): Promise<CheckResult> {
+  const threshold = 'descriptor valid, audit event emitted';
+  const fail = (figure: string, detail: string): CheckResult => ({ name: 'synthetic', status: 'fail', figure, threshold, detail });
+  if (!o.datasetId) return fail('no dataset', 'no dataset to describe: the list returned none (pass --dataset <id>)');
+  const since = new Date(Date.now() - 1000);
+  let p: Probe;
+  try {
+    p = await request(`${DATASET_PATH}/${encodeURIComponent(o.datasetId)}`);
+  } catch (err) {
+    return fail('no answer', `describe ${o.datasetId}: ${errorText(err)}`);
+  }
+  if (p.status !== 200) return fail(`describe → ${p.status}`, `describe ${o.datasetId}: ${p.status} ${snippet(p.body)}`);
+  const problems = descriptorProblems(p, o.datasetId);
+  if (problems.length) return fail('descriptor invalid', `dataset ${o.datasetId}: ${problems.join('; ')}`);
+  let audit: AuditCheck;
+  try {
+    audit = o.local
+      ? await localAudit(o.base, o.datasetId, since, o.timeoutMs)
+      : o.auditEmitted
+        ? await o.auditEmitted(o.datasetId, since)
+        : o.databaseUrl
+          ? await outboxAudit(o.databaseUrl, o.datasetId)
+          : { emitted: false, detail: 'cannot see audit emission: pass --database-url to read the audit outbox' };
+  } catch (err) {
+    audit = { emitted: false, detail: `audit lookup failed: ${errorText(err)}` };
+  }
+  const figure = `describe ${ms(p.ms)}, audit ${audit.emitted ? 'emitted' : 'missing'}`;
+  return audit.emitted ? { name: 'synthetic', status: 'pass', figure, threshold, value: p.ms } : fail(figure, audit.detail);
+}
+
+/** What a descriptor must hold: its own id, a name, and an ETag for caching. */
+export function descriptorProblems(p: { headers: Headers; body: string }, id: string): string[] {
+  const problems: string[] = [];
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(p.body) as Record<string, unknown>;
+  } catch {
+    return ['body is not JSON'];
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return ['body is not a JSON object'];
+  const d = (typeof doc.dataset === 'object' && doc.dataset ? doc.dataset : doc) as Record<string, unknown>;
+  const got = d.id ?? d.dataset_id;
+  if (String(got) !== id) problems.push(`id is ${JSON.stringify(got)}, expected ${JSON.stringify(id)}`);
+  if (typeof d.name !== 'string' || d.name === '') problems.push('name missing');
+  if (!p.headers.get('etag')) problems.push('no ETag header');
+  return problems;
+}
+
+async function localAudit(base: string, id: string, since: Date, timeoutMs: number): Promise<AuditCheck> {
+  // Emission is asynchronous; give it a moment.
+  const deadline = Date.now() + Math.min(timeoutMs, 3000);
+  for (;;) {
+    const res = await fetch(`${base}/_local/audit?contains=${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const { events } = (await res.json()) as { events: { receivedAt: string; detailType: string | null }[] };
+    const recent = events.filter((e) => Date.parse(e.receivedAt) >= since.getTime());
+    if (recent.length > 0) return { emitted: true, detail: `${recent.length} event(s) since the describe: ${recent.map((e) => e.detailType).join(', ')}` };
+    if (Date.now() >= deadline) {
+      return {
+        emitted: false,
+        detail: events.length
+          ? `no audit event for ${id} since the describe (${events.length} older one(s) in the sink)`
+          : `no audit event for ${id} in the local sink`,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The audit outbox row for the dataset's latest event, marked sent (published to EventBridge). */
+export const OUTBOX_QUERY = `SELECT count(*)::int AS total, count(sent_at)::int AS sent
+  FROM audit_outbox WHERE payload::text LIKE '%' || $1 || '%' AND created_at > now() - interval '1 hour'`;
+
+async function outboxAudit(databaseUrl: string, id: string): Promise<AuditCheck> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    // Publication is asynchronous: poll briefly for the row to be marked sent.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const r = await client.query<{ total: number; sent: number }>(OUTBOX_QUERY, [id]);
+      const { total, sent } = r.rows[0] ?? { total: 0, sent: 0 };
+      if (total > 0 && sent === total) return { emitted: true, detail: `${sent} outbox row(s) sent` };
+      if (Date.now() >= deadline) return { emitted: false, detail: total === 0 ? `no audit outbox row for ${id} in the last hour` : `${total - sent} of ${total} outbox row(s) for ${id} not sent` };
+      await new Promise((r2) => setTimeout(r2, 250));
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export const SMOKE_QUERY = 'SELECT COUNT(*) FROM catalog_dataset';
+
+async function dbSmokeCheck(databaseUrl: string | undefined, runs: number, p95Ms: number): Promise<CheckResult> {
+  const threshold = `p95 < ${p95Ms} ms`;
+  if (!databaseUrl) return { name: 'db-smoke', status: 'skipped', figure: 'not run', threshold, detail: 'no database to query: pass --database-url' };
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000, statement_timeout: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const times: number[] = [];
+    let count = '';
+    for (let i = 0; i < runs; i++) {
+      const s = performance.now();
+      const r = await client.query<{ count: string }>(SMOKE_QUERY);
+      times.push(performance.now() - s);
+      count = r.rows[0]?.count ?? '';
+    }
+    const p95 = percentile(times, 95);
+    const pass = p95 < p95Ms;
+    return { name: 'db-smoke', status: pass ? 'pass' : 'fail', figure: `p95 ${ms(p95)} (${count} rows)`, threshold, value: p95, ...(pass ? {} : { detail: `p95 ${ms(p95)} is not under ${p95Ms} ms` }) };
+  } catch (err) {
+    return { name: 'db-smoke', status: 'fail', figure: 'query failed', threshold, detail: `${SMOKE_QUERY}: ${errorText(err)}` };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function authCheck(o: {
+  local: boolean;
+  base: string;
+  windowMinutes: number;
+  own: { total: number; failures: number };
+  authFigures?: VerifyOptions['authFigures'];
+  threshold: number;
+  timeoutMs: number;
+}): Promise<CheckResult> {
+  const threshold = `≤ ${o.threshold} %`;
+  let figs: AuthFigures;
+  try {
+    if (o.local) {
+      const since = Date.now() - o.windowMinutes * 60_000;
+      const res = await fetch(`${o.base}/_local/authorizer/decisions?since=${since}`, { signal: AbortSignal.timeout(o.timeoutMs) });
+      const s = (await res.json()) as { total: number; failures: number };
+      figs = { total: s.total, failures: s.failures, source: `authorizer decisions, last ${o.windowMinutes} min` };
+    } else if (o.authFigures) {
+      figs = await o.authFigures(o.windowMinutes);
+    } else {
+      figs = { ...o.own, source: "verify's own requests" };
+    }
+  } catch (err) {
+    return { name: 'auth-failures', status: 'fail', figure: 'not measured', threshold, detail: errorText(err) };
+  }
+  const rate = figs.total === 0 ? 0 : (100 * figs.failures) / figs.total;
+  const pass = rate <= o.threshold;
+  const figure = `${rate.toFixed(2)} % (${figs.failures}/${figs.total}, ${figs.source})`;
+  return { name: 'auth-failures', status: pass ? 'pass' : 'fail', figure, threshold, value: rate, ...(pass ? {} : { detail: `${figs.failures} of ${figs.total} requests rejected by the authorizer` }) };
+}
+
+function firstDatasetId(body: string): string | undefined {
+  try {
+    const doc = JSON.parse(body) as Record<string, unknown>;
+    const list = [doc.items, doc.datasets, doc.data].find(Array.isArray) as Record<string, unknown>[] | undefined;
+    const first = list?.[0];
+    const id = first?.id ?? first?.dataset_id;
+    return id === undefined || id === null ? undefined : String(id);
+  } catch {
+    return undefined;
+  }
+}
+
+function snippet(body: string): string {
+  const one = body.replace(/\s+/g, ' ').trim();
+  return one.length > 160 ? one.slice(0, 157) + '…' : one;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string }; code?: string };
+  return [e?.message, e?.cause?.code ?? e?.code].filter(Boolean).join(' ') || String(err);
+}
