@@ -1,8 +1,75 @@
 import type { Command } from 'commander';
+import { DeployError, UserInputError } from '../../errors.ts';
 
-// Placeholder: replaced by the real command. Registering it keeps the command tree stable.
+interface VerifyFlags {
+  env?: string;
+  url?: string;
+  token?: string;
+  requests: string;
+  json?: boolean;
+  databaseUrl?: string;
+  dataset?: string;
+}
+
 export function registerVerify(program: Command): void {
-  program.command('verify').description('(not yet available)').action(() => {
-    throw new Error('verify is not implemented yet');
-  });
+  program
+    .command('verify')
+    .description("Run the seed's deployment verification: health probe, synthetic describe + audit, DB smoke query, auth failures")
+    .option('--env <name>', "environment whose API to verify (resolved from the catalog-service stack's outputs)")
+    .option('--url <base>', 'base URL of the API: a `catalogctl local` server or an API Gateway stage URL')
+    .option('--token <jwt>', 'bearer token for the API (default: $CATALOGCTL_TOKEN; prefer the variable, flags show in ps)')
+    .option('--requests <n>', 'health probe requests (after one uncounted warm-up)', '50')
+    .option('--database-url <url>', 'PostgreSQL for the smoke query and the audit outbox (default: $DATABASE_URL; a local server shares its throwaway one)')
+    .option('--dataset <id>', 'dataset the synthetic check describes (default: the first one listed)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      `
+Checks and thresholds: health GET /storage/v1/catalog/datasets?limit=1 → 200, p99 < 100 ms;
+synthetic describe → valid descriptor and its audit event emitted; db-smoke
+SELECT COUNT(*) FROM catalog_dataset p95 < 100 ms; auth-failures ≤ 1 % over the last 5 min.
+Exit codes: 0 all passed, 3 a check failed, 2 bad flags.
+
+Examples:
+  $ export CATALOGCTL_TOKEN=$(catalogctl local token --tenant acme --role reader)
+  $ catalogctl verify --url http://127.0.0.1:8080
+  $ catalogctl verify --url https://abc123.execute-api.us-east-1.amazonaws.com/prod --database-url "$DB" --json`,
+    )
+    .action(async (flags: VerifyFlags) => {
+      if (!flags.env === !flags.url) throw new UserInputError('verify: give exactly one of --env <name> or --url <base>');
+      if (flags.env) {
+        throw new UserInputError(
+          `--env ${flags.env}: resolving the API URL from the catalog-service stack outputs is not available in this build; pass --url https://<RestApiId>.execute-api.<region>.amazonaws.com/<StageName>`,
+        );
+      }
+      let base: URL;
+      try {
+        base = new URL(flags.url!);
+      } catch {
+        throw new UserInputError(`--url: "${flags.url}" is not a URL`);
+      }
+      if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UserInputError(`--url: must be http(s), got "${flags.url}"`);
+      if (!/^[1-9]\d{0,5}$/.test(flags.requests) || Number(flags.requests) > 100_000) throw new UserInputError(`--requests: must be a whole number from 1 to 100000, got "${flags.requests}"`);
+      const { verify, failingChecks } = await import('../../verify/index.ts');
+      const { formatJson, formatTable, plainStyle } = await import('../../verify/print.ts');
+      const abort = new AbortController();
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const report = await verify({
+        baseUrl: flags.url!,
+        token: flags.token ?? process.env.CATALOGCTL_TOKEN,
+        requests: Number(flags.requests),
+        databaseUrl: flags.databaseUrl ?? process.env.DATABASE_URL,
+        datasetId: flags.dataset,
+        signal: abort.signal,
+        reporter: { report: (e) => void (!flags.json && process.stderr.isTTY && process.stderr.write(`  ${e.message}\n`)) },
+      }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
+      let style = plainStyle;
+      if (!flags.json && process.stdout.isTTY && !process.env.NO_COLOR) {
+        const { default: chalk } = await import('chalk');
+        style = { bad: (s) => chalk.red(s), good: (s) => chalk.green(s), dim: (s) => chalk.dim(s) };
+      }
+      process.stdout.write(flags.json ? formatJson(report) : formatTable(report, style));
+      if (!report.ok) throw new DeployError(`verify: failed ${failingChecks(report).join(', ')}`);
+    });
 }

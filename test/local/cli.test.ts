@@ -1,0 +1,119 @@
+/**
+ * `catalogctl local`, `local token` and `verify` as a user runs them: separate processes, a token
+ * minted by the CLI, verify's table and exit codes, and Ctrl-C leaving no process behind.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const MAIN = resolve('src/cli/main.ts');
+const HANDLERS = resolve('test/local/fixtures/cli-handlers.ts');
+
+/** Runs the CLI from source (the built bundle cannot load a .ts handlers module). */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', rej);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(false);
+    });
+    s.once('error', () => res(true));
+  });
+}
+
+describe('catalogctl local / verify (CLI)', function () {
+  this.timeout(90_000);
+  let stateDir: string;
+  let server: ChildProcess | undefined;
+  let url = '';
+  let dbPort = 0;
+  let stdout = '';
+  let stderr = '';
+
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-local-cli-'));
+    const env = { ...process.env, NO_COLOR: '1' };
+    delete env.DATABASE_URL;
+    server = spawn(process.execPath, ['--import', 'tsx', MAIN, 'local', '--port', '0', '--seed', '30', '--state-dir', stateDir, '--handlers-module', HANDLERS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!/Ctrl-C to stop/.test(stdout)) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`local did not start:\n${stdout}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    url = /Catalog API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
+    dbPort = Number(/127\.0\.0\.1:(\d+)\/catalog/.exec(stdout)![1]);
+  });
+
+  after(async () => {
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('mints a token that the running server accepts', async () => {
+    const t = await cli(['local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--ttl', '10m', '--state-dir', stateDir]);
+    assert.equal(t.code, 0, t.stderr);
+    const token = t.stdout.trim();
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const res = await fetch(`${url}/storage/v1/catalog/datasets/ds-0000007`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { name: string }).name, 'dataset 7');
+  });
+
+  it('verify --url passes against it, and prints the table', async () => {
+    const token = (await cli(['local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--state-dir', stateDir])).stdout.trim();
+    const r = await cli(['verify', '--url', url, '--requests', '20'], { CATALOGCTL_TOKEN: token });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const check of ['health', 'synthetic', 'db-smoke', 'auth-failures']) assert.match(r.stdout, new RegExp(`^${check}\\s.*\\spass$`, 'm'));
+    assert.match(r.stdout, /all checks passed/);
+    const j = await cli(['verify', '--url', url, '--requests', '5', '--json'], { CATALOGCTL_TOKEN: token });
+    assert.equal(j.code, 0);
+    assert.equal((JSON.parse(j.stdout) as { ok: boolean }).ok, true);
+  });
+
+  it('verify exits 3 naming the failing checks when every request is rejected', async () => {
+    const r = await cli(['verify', '--url', url, '--requests', '5', '--token', 'not-a-jwt']);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /^health\s.*\sfail$/m);
+    assert.match(r.stdout, /^auth-failures\s.*\sfail$/m);
+    assert.match(r.stderr, /verify: failed health, .*auth-failures/);
+  });
+
+  it('verify rejects bad flags with exit 2', async () => {
+    assert.equal((await cli(['verify'])).code, 2);
+    assert.equal((await cli(['verify', '--url', 'ftp://x'])).code, 2);
+    assert.equal((await cli(['verify', '--url', url, '--requests', '0'])).code, 2);
+  });
+
+  it('stops cleanly on Ctrl-C: exit 130, database stopped and removed, no process left', async () => {
+    assert.equal(await refused(dbPort), false, 'the throwaway database should be up before Ctrl-C');
+    const exited = new Promise<number | null>((r) => server!.once('exit', (code) => r(code)));
+    server!.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.equal(await refused(dbPort), true, 'database port still open');
+    const left = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`-p ${dbPort} `));
+    assert.deepEqual(left, []);
+    assert.equal(await refused(Number(new URL(url).port)), true, 'API port still open');
+    assert.ok(existsSync(join(stateDir, 'signing-key.json')), 'the signing key outlives the server');
+  });
+});
