@@ -51,7 +51,7 @@ describe('catalogctl local / verify (CLI)', function () {
 
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-local-cli-'));
-    const env = { ...process.env, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.DATABASE_URL;
     server = spawn(process.execPath, ['--import', 'tsx', MAIN, 'local', '--port', '0', '--seed', '30', '--state-dir', stateDir, '--handlers-module', HANDLERS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

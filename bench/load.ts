@@ -1,0 +1,112 @@
+/**
+ * Load on `catalogctl local` over loopback: the server runs in its own process (the CLI, with a
+ * throwaway PostgreSQL seeded to 1M datasets), autocannon drives each route for a bounded time.
+ * Baseline: GET /_local/info on the same server (no authorizer, no database), so the table shows
+ * what the authorizer, the handler and PostgreSQL add on top of the local HTTP path.
+ *
+ *   node --import tsx bench/load.ts [--datasets 1000000] [--seconds 10] [--connections 10]
+ *   [--handlers-module <file>]   (default: the handlers in src/handlers)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    datasets: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10' },
+    'handlers-module': { type: 'string' },
+  },
+});
+const datasets = Number(values.datasets);
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const main = resolve('src/cli/main.ts');
+const stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-bench-load-'));
+const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+delete env.DATABASE_URL;
+
+const cliArgs = ['--import', 'tsx', main, 'local', '--port', '0', '--seed', String(datasets), '--state-dir', stateDir];
+if (values['handlers-module']) cliArgs.push('--handlers-module', resolve(values['handlers-module']));
+
+let server: ChildProcess | undefined;
+const stop = async (): Promise<void> => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGINT');
+    await exited;
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+};
+process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+
+try {
+  const t0 = performance.now();
+  server = spawn(process.execPath, cliArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  while (!/Ctrl-C to stop/.test(out)) {
+    if (server.exitCode !== null) throw new Error(`catalogctl local exited ${server.exitCode}:\n${err}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const base = /Catalog API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+  console.log(`catalogctl local up with ${datasets} datasets in ${((performance.now() - t0) / 1000).toFixed(1)} s (start, migrate, seed)`);
+
+  const token = await new Promise<string>((res, rej) => {
+    const t = spawn(process.execPath, ['--import', 'tsx', main, 'local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--ttl', '1h', '--state-dir', stateDir], { env });
+    let s = '';
+    t.stdout.on('data', (d: Buffer) => (s += d.toString()));
+    t.on('close', (code) => (code === 0 ? res(s.trim()) : rej(new Error(`local token exited ${code}`))));
+  });
+  const headers = { authorization: `Bearer ${token}` };
+  const { default: autocannon } = (await import('autocannon')) as unknown as { default: (o: object) => Promise<Result> };
+
+  interface Result {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+    '2xx': number;
+  }
+  const idOf = (n: number): string => `ds-${String(n).padStart(7, '0')}`;
+  // Describe a different dataset each time, spread over the whole table.
+  let k = 0;
+  const routes: { name: string; opts: object }[] = [
+    { name: 'baseline GET /_local/info', opts: { url: `${base}/_local/info` } },
+    { name: 'list ?limit=1', opts: { url: `${base}/storage/v1/catalog/datasets?limit=1`, headers } },
+    { name: 'list ?limit=500', opts: { url: `${base}/storage/v1/catalog/datasets?limit=500`, headers } },
+    {
+      name: 'describe /datasets/{id}',
+      opts: {
+        url: base,
+        headers,
+        requests: [{ method: 'GET', setupRequest: (r: { path: string }) => ({ ...r, path: `/storage/v1/catalog/datasets/${idOf(1 + ((k++ * 7919) % datasets))}` }) }],
+      },
+    },
+  ];
+
+  const rows: { name: string; rps: number; p50: number; p99: number; ok: number; bad: number }[] = [];
+  for (const r of routes) {
+    // A short warm-up so pools and the authorizer cache are filled before measuring.
+    await autocannon({ ...r.opts, connections, duration: 1 });
+    const res = await autocannon({ ...r.opts, connections, duration: seconds });
+    rows.push({ name: r.name, rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, ok: res['2xx'], bad: res.non2xx + res.errors + res.timeouts });
+  }
+  const baseline = rows[0]!;
+  const table = [
+    ['route', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ baseline', '2xx', 'non-2xx/errors'],
+    ...rows.map((r) => [r.name, r.rps.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), (r.rps / baseline.rps).toFixed(3), String(r.ok), String(r.bad)]),
+  ];
+  const w = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  console.log(`\n${connections} connections, ${seconds} s per route, 127.0.0.1, ${datasets} datasets`);
+  for (const row of table) console.log(row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+  if (rows.some((r) => r.bad > 0)) process.exitCode = 1;
+} finally {
+  await stop();
+}
