@@ -160,7 +160,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
         const arn = methodArn(method, m.match.route.resource.replace(/\{[^}]+\}/g, (p) => m.match.pathParameters?.[p.slice(1, -1)] ?? p));
         const auth = await authorize(req.headers.authorization, method, arn);
         decisions.record(auth.decision);
-        if (auth.kind === 'reject') return finish(write(res, auth.response), auth.decision, null);
+        if (auth.kind === 'reject') {
+          write(res, auth.response);
+          return logAccess(auth.decision, null);
+        }
         const event = toProxyEvent(req, url, m.match, body, auth.context, stageVariables);
         let result: unknown;
         try {
@@ -172,9 +175,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
         const out = fromProxyResult(result);
         out.headers['x-amzn-requestid'] = event.requestContext.requestId;
         write(res, out);
-        finish(undefined, auth.decision, (auth.context.tenantId as string | undefined) ?? (auth.context.tenant_id as string | undefined) ?? null, event.requestContext.requestId);
+        const tenant = auth.context.tenantId ?? auth.context.tenant_id;
+        logAccess(auth.decision, tenant === undefined ? null : String(tenant), event.requestContext.requestId);
 
-        function finish(_: void, decision: Decision, tenantId: string | null, requestId = ''): void {
+        function logAccess(decision: Decision, tenantId: string | null, requestId = ''): void {
           opts.onAccess?.({
             requestId,
             ip: req.socket.remoteAddress ?? '',
