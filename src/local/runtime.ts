@@ -7,12 +7,17 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Reporter } from '../reporter.ts';
 import { UserInputError } from '../errors.ts';
-import type { HandlerSet } from './server.ts';
+import type { HandlerSet, LocalOptions } from './server.ts';
 
 export interface LocalRuntime {
   loadHandlers(): Promise<HandlerSet>;
   seedDatasets?: (databaseUrl: string, count: number, reporter: Reporter) => Promise<number>;
   stateMachine?: object;
+  /** The env's app settings and stage variables, as catalog-service passes them in AWS. */
+  app?: LocalOptions['app'];
+  stageVariables?: Record<string, string>;
+  /** The env's external API, used when --external-api is not given. */
+  externalApi?: string;
 }
 
 export async function handlersModuleRuntime(path: string): Promise<LocalRuntime> {
@@ -26,6 +31,6 @@ export async function handlersModuleRuntime(path: string): Promise<LocalRuntime>
 }
 
 /** The handlers in src/handlers, the state machine rendered for `envName`, and the real seeder. */
-export async function realRuntime(_envName: string, _envDir: string): Promise<LocalRuntime> {
+export async function realRuntime(_envName: string, _envDir: string, _opts: { seedTenant: string }): Promise<LocalRuntime> {
   throw new UserInputError('the Lambda handlers (src/handlers/<name>/index.ts) are not in this build yet; use --handlers-module <file>');
 }

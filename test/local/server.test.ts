@@ -13,7 +13,8 @@ import { loadOrCreateKey, mintToken } from '../../src/local/keys.ts';
 import { startLocal, type LocalServer } from '../../src/local/server.ts';
 import { verify, failingChecks } from '../../src/verify/index.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
-import { closeStandIns, seedStandIn, standInHandlers, standInSwitches, STAND_IN_STATE_MACHINE } from './fixtures/stand-in-handlers.ts';
+import { seedDatasets } from '../../src/local/seed.ts';
+import { closeStandIns, standInHandlers, standInSwitches, STAND_IN_STATE_MACHINE } from './fixtures/stand-in-handlers.ts';
 
 describe('local server (stand-in handlers)', function () {
   this.timeout(60_000);
@@ -46,7 +47,7 @@ describe('local server (stand-in handlers)', function () {
       stateMachine: STAND_IN_STATE_MACHINE,
       pollWaitMs: 10,
       loadHandlers: async () => standInHandlers(),
-      seedDatasets: (url, n) => seedStandIn(url, n),
+      seedDatasets: (url, n) => seedDatasets(url, n, { tenant: 'tenant-a' }),
       reporter: new RecordingReporter(),
     });
     token = await mintToken(await loadOrCreateKey(stateDir), { tenant: 'tenant-a', roles: ['reader'], ttlSeconds: 600 });

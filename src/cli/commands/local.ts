@@ -6,6 +6,7 @@ interface LocalFlags {
   databaseUrl?: string;
   externalApi?: string;
   seed: string;
+  seedTenant: string;
   env: string;
   envDir: string;
   stateDir: string;
@@ -48,6 +49,7 @@ export function registerLocal(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL to use (default: $DATABASE_URL, else a throwaway cluster started, migrated and removed on exit)')
     .option('--external-api <url>', "base URL of the external catalog API the poller checks (default: the env's poller.externalApiBaseUrl)")
     .option('--seed <n>', 'make sure at least n datasets exist', '0')
+    .option('--seed-tenant <id>', 'tenant the seeded datasets belong to', 'demo')
     .option('--env <name>', 'env file whose app settings, stage variables and state machine are used', 'dev')
     .option('--env-dir <dir>', 'directory holding <env>.yaml files', 'envs')
     .option('--state-dir <dir>', 'where the signing key and audit.jsonl live', '.catalogctl/local')
@@ -63,8 +65,8 @@ Local endpoints: GET /_local/info, /_local/jwks.json, /_local/audit?contains=<te
 
 Examples:
   $ catalogctl local --seed 1000
-  $ catalogctl local --port 9000 --database-url postgres://me@127.0.0.1/catalog --external-api http://127.0.0.1:7000
-  $ TOKEN=$(catalogctl local token --tenant acme --role reader)
+  $ catalogctl local --port 9000 --database-url postgres://me@127.0.0.1/catalog --external-api http://127.0.0.1:7000 --seed-tenant acme
+  $ TOKEN=$(catalogctl local token --tenant demo --role reader)
   $ curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/storage/v1/catalog/datasets?limit=5'`,
     )
     .action(async (flags: LocalFlags) => {
@@ -75,7 +77,7 @@ Examples:
       const externalApi = flags.externalApi === undefined ? undefined : httpUrl('--external-api', flags.externalApi);
       const { startLocal } = await import('../../local/server.ts');
       const { handlersModuleRuntime, realRuntime } = await import('../../local/runtime.ts');
-      const runtime = flags.handlersModule ? await handlersModuleRuntime(flags.handlersModule) : await realRuntime(flags.env, flags.envDir);
+      const runtime = flags.handlersModule ? await handlersModuleRuntime(flags.handlersModule) : await realRuntime(flags.env, flags.envDir, { seedTenant: flags.seedTenant });
 
       // Ctrl-C during start-up still removes whatever was started.
       let stopRequested!: () => void;
@@ -87,7 +89,9 @@ Examples:
         const server = await startLocal({
           port,
           databaseUrl,
-          externalApi,
+          externalApi: externalApi ?? runtime.externalApi,
+          app: runtime.app,
+          stageVariables: runtime.stageVariables,
           seed,
           stateDir: flags.stateDir,
           stateMachine: runtime.stateMachine,
