@@ -96,7 +96,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
 
   const local = await detectLocal(base, opts.mode ?? 'auto', timeoutMs);
   const mode = local ? 'local' : 'aws';
-  const databaseUrl = opts.databaseUrl ?? local?.databaseUrl ?? undefined;
+  const databaseUrl = opts.databaseUrl || local?.databaseUrl || undefined;
   const checks: CheckResult[] = [];
 
   reporter.report({ level: 'step', topic: 'verify', message: `health probe × ${opts.requests ?? 50}` });
@@ -348,7 +348,8 @@ async function authCheck(o: {
   } catch (err) {
     return { name: 'auth-failures', status: 'fail', figure: 'not measured', threshold, detail: errorText(err) };
   }
-  const rate = figs.total === 0 ? 0 : (100 * figs.failures) / figs.total;
+  if (figs.total === 0) return { name: 'auth-failures', status: 'skipped', figure: `no requests (${figs.source})`, threshold, detail: 'nothing reached the authorizer to measure' };
+  const rate = (100 * figs.failures) / figs.total;
   const pass = rate <= o.threshold;
   const figure = `${rate.toFixed(2)} % (${figs.failures}/${figs.total}, ${figs.source})`;
   return { name: 'auth-failures', status: pass ? 'pass' : 'fail', figure, threshold, value: rate, ...(pass ? {} : { detail: `${figs.failures} of ${figs.total} requests rejected by the authorizer` }) };

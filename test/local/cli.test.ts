@@ -117,3 +117,22 @@ describe('catalogctl local / verify (CLI)', function () {
     assert.ok(existsSync(join(stateDir, 'signing-key.json')), 'the signing key outlives the server');
   });
 });
+
+describe('catalogctl verify against nothing', () => {
+  it('exits 3 naming health and synthetic when nothing listens', async () => {
+    const srv = (await import('node:net')).createServer();
+    const port = await new Promise<number>((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as import('node:net').AddressInfo).port)));
+    await new Promise((r) => srv.close(r));
+    const env: NodeJS.ProcessEnv = { CATALOGCTL_TOKEN: 'x' };
+    const r = await cli(['verify', '--url', `http://127.0.0.1:${port}`, '--requests', '3', '--json'], env);
+    assert.equal(r.code, 3, r.stderr);
+    const report = JSON.parse(r.stdout) as { checks: { name: string; status: string; detail?: string }[] };
+    assert.deepEqual(report.checks.map((c) => [c.name, c.status]), [
+      ['health', 'fail'],
+      ['synthetic', 'fail'],
+      ['db-smoke', 'skipped'],
+      ['auth-failures', 'skipped'],
+    ]);
+    assert.match(report.checks[0]!.detail!, /ECONNREFUSED/);
+  });
+});

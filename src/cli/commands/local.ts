@@ -73,7 +73,7 @@ Examples:
       const port = nonNegativeInt('--port', flags.port, 65535);
       const seed = nonNegativeInt('--seed', flags.seed, 10_000_000);
       const pollWaitMs = flags.pollWait === undefined ? undefined : nonNegativeInt('--poll-wait', flags.pollWait, 3600) * 1000;
-      const databaseUrl = flags.databaseUrl ?? process.env.DATABASE_URL;
+      const databaseUrl = flags.databaseUrl || process.env.DATABASE_URL || undefined;
       const externalApi = flags.externalApi === undefined ? undefined : httpUrl('--external-api', flags.externalApi);
       const { startLocal } = await import('../../local/server.ts');
       const { handlersModuleRuntime, realRuntime } = await import('../../local/runtime.ts');

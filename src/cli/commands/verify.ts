@@ -57,9 +57,9 @@ Examples:
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const report = await verify({
         baseUrl: flags.url!,
-        token: flags.token ?? process.env.CATALOGCTL_TOKEN,
+        token: flags.token || process.env.CATALOGCTL_TOKEN || undefined,
         requests: Number(flags.requests),
-        databaseUrl: flags.databaseUrl ?? process.env.DATABASE_URL,
+        databaseUrl: flags.databaseUrl || process.env.DATABASE_URL || undefined,
         datasetId: flags.dataset,
         signal: abort.signal,
         reporter: { report: (e) => void (!flags.json && process.stderr.isTTY && process.stderr.write(`  ${e.message}\n`)) },
