@@ -29,7 +29,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-bench-load-'));
 const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
 delete env.DATABASE_URL;
 
-const cliArgs = ['--import', 'tsx', main, 'local', '--port', '0', '--seed', String(datasets), '--state-dir', stateDir];
+const cliArgs = ['--import', 'tsx', main, 'local', '--port', '0', '--seed', String(datasets), '--seed-tenant', 'tenant-a', '--state-dir', stateDir];
 if (values['handlers-module']) cliArgs.push('--handlers-module', resolve(values['handlers-module']));
 
 let server: ChildProcess | undefined;
