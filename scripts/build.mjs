@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
+await import('./gen-env-validator.mjs');
 await rm('dist', { recursive: true, force: true });
 await build({
   entryPoints: { catalogctl: 'src/cli/main.ts' },
