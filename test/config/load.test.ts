@@ -80,7 +80,7 @@ describe('env files', () => {
 
   it('accepts an adopted VPC and rejects a single subnet', async () => {
     const text = (await readFile('envs/dev.yaml', 'utf8')).replace(
-      /network:\n(  .*\n)+?database:/,
+      /network:\n( {2}.*\n)+?database:/,
       'network:\n  mode: adopt\n  vpcId: vpc-0abc1234\n  subnetIds: [subnet-0abc1234, subnet-0abc5678]\n  routeTableIds: [rtb-0abc1234]\ndatabase:',
     );
     const c = parseEnvConfig(text, 'adopt.yaml');
