@@ -76,8 +76,17 @@ try {
     timeouts: number;
     '2xx': number;
   }
-  const idOf = (n: number): string => `ds-${String(n).padStart(7, '0')}`;
-  // Describe a different dataset each time, spread over the whole table.
+  // Ids to describe, taken from the list (the schema decides their form): 20 pages of 500.
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 20; page++) {
+    const res = await fetch(`${base}/storage/v1/catalog/datasets?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers });
+    const body = (await res.json()) as { items: { id: string }[]; next_cursor: string | null };
+    ids.push(...body.items.map((i) => String(i.id)));
+    cursor = body.next_cursor;
+    if (!cursor) break;
+  }
+  if (ids.length === 0) throw new Error('the list returned no datasets to describe');
   let k = 0;
   const routes: { name: string; opts: object }[] = [
     { name: 'baseline GET /_local/info', opts: { url: `${base}/_local/info` } },
@@ -88,7 +97,7 @@ try {
       opts: {
         url: base,
         headers,
-        requests: [{ method: 'GET', setupRequest: (r: { path: string }) => ({ ...r, path: `/storage/v1/catalog/datasets/${idOf(1 + ((k++ * 7919) % datasets))}` }) }],
+        requests: [{ method: 'GET', setupRequest: (r: { path: string }) => ({ ...r, path: `/storage/v1/catalog/datasets/${ids[k++ % ids.length]}` }) }],
       },
     },
   ];

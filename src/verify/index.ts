@@ -3,12 +3,14 @@
  * library call so `release` can use it as a gate before each traffic step.
  *
  * - health: GET /storage/v1/catalog/datasets?limit=1, N times → every answer 200, p99 < 100 ms;
- * - synthetic: describe a known dataset, check the descriptor, check its audit event was emitted
- *   (local: the audit sink; AWS: the outbox row marked sent, read from the database);
+ * - synthetic: create a synthetic dataset (or take --dataset), describe it, check the descriptor,
+ *   check its audit event was emitted (local: the audit sink; AWS: the outbox rows marked sent,
+ *   read from the database), delete it;
  * - db-smoke: SELECT COUNT(*) FROM catalog_dataset, p95 < 100 ms;
  * - auth-failures: share of requests the authorizer rejected ≤ 1 % (local: its decision log over
  *   the window; AWS: the source the caller passes, else verify's own requests).
  */
+import { randomUUID } from 'node:crypto';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { ms, percentile, type CheckResult, type VerifyReport } from './report.ts';
@@ -46,7 +48,7 @@ export interface VerifyOptions {
   /** Runs of the DB smoke query. */
   dbRuns?: number;
   databaseUrl?: string;
-  /** The dataset the synthetic check describes; the first one the list returns otherwise. */
+  /** An existing dataset to describe instead of creating a synthetic one (needs no write role). */
   datasetId?: string;
   thresholds?: Partial<Thresholds>;
   /** Window for the auth-failure share. */
@@ -106,7 +108,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   reporter.report({ level: 'step', topic: 'verify', message: 'synthetic describe' });
   checks.push(
     await syntheticCheck(request, {
-      datasetId: opts.datasetId ?? health.firstId,
+      datasetId: opts.datasetId,
       local: local !== undefined,
       base,
       databaseUrl,
@@ -151,12 +153,11 @@ async function detectLocal(base: string, mode: 'auto' | 'local' | 'aws', timeout
 
 type Request = (path: string, init?: RequestInit) => Promise<Probe>;
 
-async function healthCheck(request: Request, n: number, p99Ms: number): Promise<{ result: CheckResult; firstId?: string }> {
+async function healthCheck(request: Request, n: number, p99Ms: number): Promise<{ result: CheckResult }> {
   const threshold = `200, p99 < ${p99Ms} ms`;
   const latencies: number[] = [];
   const bad = new Map<number, number>();
   let firstBad: Probe | undefined;
-  let firstId: string | undefined;
   let errors = 0;
   let lastError = '';
   // One warm-up request first: a cold start is not what the probe measures.
@@ -171,7 +172,6 @@ async function healthCheck(request: Request, n: number, p99Ms: number): Promise<
       latencies.push(Infinity);
       continue;
     }
-    if (p.status === 200 && firstId === undefined) firstId = firstDatasetId(p.body);
     if (i === 0) continue;
     latencies.push(p.ms);
     if (p.status !== 200) {
@@ -182,7 +182,7 @@ async function healthCheck(request: Request, n: number, p99Ms: number): Promise<
   const okCount = latencies.length - [...bad.values()].reduce((a, b) => a + b, 0) - latencies.filter((l) => l === Infinity).length;
   const p99 = percentile(latencies.filter(Number.isFinite), 99);
   const figure = `p99 ${ms(p99)}, ${okCount}/${n} × 200`;
-  if (errors > 0 && okCount === 0) return { result: { name: 'health', status: 'fail', figure, threshold, detail: `no answer: ${lastError}` }, firstId };
+  if (errors > 0 && okCount === 0) return { result: { name: 'health', status: 'fail', figure, threshold, detail: `no answer: ${lastError}` } };
   if (bad.size > 0 || errors > 0) {
     const statuses = [...bad.entries()].map(([s, c]) => `${c} × ${s}`).join(', ');
     return {
@@ -194,11 +194,10 @@ async function healthCheck(request: Request, n: number, p99Ms: number): Promise<
         value: p99,
         detail: [statuses && `got ${statuses}${firstBad ? `: ${snippet(firstBad.body)}` : ''}`, errors ? `${errors} request(s) failed: ${lastError}` : ''].filter(Boolean).join('; '),
       },
-      firstId,
     };
   }
   const pass = p99 < p99Ms;
-  return { result: { name: 'health', status: pass ? 'pass' : 'fail', figure, threshold, value: p99, ...(pass ? {} : { detail: `p99 ${ms(p99)} is not under ${p99Ms} ms` }) }, firstId };
+  return { result: { name: 'health', status: pass ? 'pass' : 'fail', figure, threshold, value: p99, ...(pass ? {} : { detail: `p99 ${ms(p99)} is not under ${p99Ms} ms` }) } };
 }
 
 async function syntheticCheck(
@@ -207,35 +206,73 @@ async function syntheticCheck(
 ): Promise<CheckResult> {
   const threshold = 'descriptor valid, audit event emitted';
   const fail = (figure: string, detail: string): CheckResult => ({ name: 'synthetic', status: 'fail', figure, threshold, detail });
-  if (!o.datasetId) return fail('no dataset', 'no dataset to describe: the list returned none (pass --dataset <id>)');
   const since = new Date(Date.now() - 1000);
-  let p: Probe;
+  let id = o.datasetId;
+  let expectName: string | undefined;
+  let cleanup = '';
   try {
-    p = await request(`${DATASET_PATH}/${encodeURIComponent(o.datasetId)}`);
+    if (!id) {
+      // Audit events come from writes: create a synthetic dataset, describe it, then remove it.
+      expectName = `verify-synthetic-${randomUUID()}`;
+      const created = await request(DATASET_PATH, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: expectName, description: 'catalogctl verify synthetic check; deleted right after', descriptor: { synthetic: true } }),
+      });
+      if (created.status !== 201 && created.status !== 200) {
+        return fail(`create → ${created.status}`, `create a synthetic dataset: ${created.status} ${snippet(created.body)}${created.status === 403 ? ' (the token needs the owner or platform role, or pass --dataset <id>)' : ''}`);
+      }
+      id = idOf(created.body);
+      if (!id) return fail('create gave no id', `create a synthetic dataset: no id in ${snippet(created.body)}`);
+    }
+    let p: Probe;
+    try {
+      p = await request(`${DATASET_PATH}/${encodeURIComponent(id)}`);
+    } catch (err) {
+      return fail('no answer', `describe ${id}: ${errorText(err)}`);
+    }
+    if (p.status !== 200) return fail(`describe → ${p.status}`, `describe ${id}: ${p.status} ${snippet(p.body)}`);
+    const problems = descriptorProblems(p, id, expectName);
+    if (problems.length) return fail('descriptor invalid', `dataset ${id}: ${problems.join('; ')}`);
+    let audit: AuditCheck;
+    try {
+      const auditSince = o.datasetId ? undefined : since;
+      audit = o.local
+        ? await localAudit(o.base, id, auditSince, o.timeoutMs)
+        : o.auditEmitted
+          ? await o.auditEmitted(id, since)
+          : o.databaseUrl
+            ? await outboxAudit(o.databaseUrl, id)
+            : { emitted: false, detail: 'cannot see audit emission: pass --database-url to read the audit outbox' };
+    } catch (err) {
+      audit = { emitted: false, detail: `audit lookup failed: ${errorText(err)}` };
+    }
+    if (!o.datasetId) {
+      const del = await request(`${DATASET_PATH}/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { 'if-match': p.headers.get('etag') ?? '*' } }).catch((err: unknown) => ({ status: 0, body: errorText(err) }) as Probe);
+      if (del.status >= 300 || del.status === 0) cleanup = `; synthetic dataset ${id} not deleted: ${del.status} ${snippet(del.body)}`;
+    }
+    const figure = `describe ${ms(p.ms)}, audit ${audit.emitted ? 'emitted' : 'missing'}`;
+    return audit.emitted
+      ? { name: 'synthetic', status: 'pass', figure, threshold, value: p.ms, ...(cleanup ? { detail: cleanup.slice(2) } : {}) }
+      : fail(figure, audit.detail + cleanup);
   } catch (err) {
-    return fail('no answer', `describe ${o.datasetId}: ${errorText(err)}`);
+    return fail('no answer', `${errorText(err)}${cleanup}`);
   }
-  if (p.status !== 200) return fail(`describe → ${p.status}`, `describe ${o.datasetId}: ${p.status} ${snippet(p.body)}`);
-  const problems = descriptorProblems(p, o.datasetId);
-  if (problems.length) return fail('descriptor invalid', `dataset ${o.datasetId}: ${problems.join('; ')}`);
-  let audit: AuditCheck;
-  try {
-    audit = o.local
-      ? await localAudit(o.base, o.datasetId, since, o.timeoutMs)
-      : o.auditEmitted
-        ? await o.auditEmitted(o.datasetId, since)
-        : o.databaseUrl
-          ? await outboxAudit(o.databaseUrl, o.datasetId)
-          : { emitted: false, detail: 'cannot see audit emission: pass --database-url to read the audit outbox' };
-  } catch (err) {
-    audit = { emitted: false, detail: `audit lookup failed: ${errorText(err)}` };
-  }
-  const figure = `describe ${ms(p.ms)}, audit ${audit.emitted ? 'emitted' : 'missing'}`;
-  return audit.emitted ? { name: 'synthetic', status: 'pass', figure, threshold, value: p.ms } : fail(figure, audit.detail);
 }
 
-/** What a descriptor must hold: its own id, a name, and an ETag for caching. */
-export function descriptorProblems(p: { headers: Headers; body: string }, id: string): string[] {
+function idOf(body: string): string | undefined {
+  try {
+    const doc = JSON.parse(body) as Record<string, unknown>;
+    const d = (typeof doc.dataset === 'object' && doc.dataset ? doc.dataset : doc) as Record<string, unknown>;
+    const id = d.id ?? d.dataset_id;
+    return id === undefined || id === null ? undefined : String(id);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a descriptor must hold: its own id, its name, an ETag for caching, and a known freshness status. */
+export function descriptorProblems(p: { headers: Headers; body: string }, id: string, expectName?: string): string[] {
   const problems: string[] = [];
   let doc: Record<string, unknown>;
   try {
@@ -248,23 +285,26 @@ export function descriptorProblems(p: { headers: Headers; body: string }, id: st
   const got = d.id ?? d.dataset_id;
   if (String(got) !== id) problems.push(`id is ${JSON.stringify(got)}, expected ${JSON.stringify(id)}`);
   if (typeof d.name !== 'string' || d.name === '') problems.push('name missing');
+  else if (expectName !== undefined && d.name !== expectName) problems.push(`name is ${JSON.stringify(d.name)}, expected ${JSON.stringify(expectName)}`);
+  const fresh = d.freshness as { status?: unknown } | undefined;
+  if (fresh !== undefined && !['fresh', 'stale', 'unknown'].includes(String(fresh?.status))) problems.push(`freshness.status is ${JSON.stringify(fresh?.status)}`);
   if (!p.headers.get('etag')) problems.push('no ETag header');
   return problems;
 }
 
-async function localAudit(base: string, id: string, since: Date, timeoutMs: number): Promise<AuditCheck> {
+async function localAudit(base: string, id: string, since: Date | undefined, timeoutMs: number): Promise<AuditCheck> {
   // Emission is asynchronous; give it a moment.
   const deadline = Date.now() + Math.min(timeoutMs, 3000);
   for (;;) {
     const res = await fetch(`${base}/_local/audit?contains=${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(timeoutMs) });
     const { events } = (await res.json()) as { events: { receivedAt: string; detailType: string | null }[] };
-    const recent = events.filter((e) => Date.parse(e.receivedAt) >= since.getTime());
-    if (recent.length > 0) return { emitted: true, detail: `${recent.length} event(s) since the describe: ${recent.map((e) => e.detailType).join(', ')}` };
+    const recent = since ? events.filter((e) => Date.parse(e.receivedAt) >= since.getTime()) : events;
+    if (recent.length > 0) return { emitted: true, detail: `${recent.length} event(s): ${recent.map((e) => e.detailType).join(', ')}` };
     if (Date.now() >= deadline) {
       return {
         emitted: false,
         detail: events.length
-          ? `no audit event for ${id} since the describe (${events.length} older one(s) in the sink)`
+          ? `no audit event for ${id} since the check began (${events.length} older one(s) in the sink)`
           : `no audit event for ${id} in the local sink`,
       };
     }
@@ -274,7 +314,7 @@ async function localAudit(base: string, id: string, since: Date, timeoutMs: numb
 
 /** The audit outbox row for the dataset's latest event, marked sent (published to EventBridge). */
 export const OUTBOX_QUERY = `SELECT count(*)::int AS total, count(sent_at)::int AS sent
-  FROM audit_outbox WHERE payload::text LIKE '%' || $1 || '%' AND created_at > now() - interval '1 hour'`;
+  FROM audit_outbox WHERE strpos(detail::text, $1) > 0 AND created_at > now() - interval '1 hour'`;
 
 async function outboxAudit(databaseUrl: string, id: string): Promise<AuditCheck> {
   const { default: pg } = await import('pg');
@@ -353,18 +393,6 @@ async function authCheck(o: {
   const pass = rate <= o.threshold;
   const figure = `${rate.toFixed(2)} % (${figs.failures}/${figs.total}, ${figs.source})`;
   return { name: 'auth-failures', status: pass ? 'pass' : 'fail', figure, threshold, value: rate, ...(pass ? {} : { detail: `${figs.failures} of ${figs.total} requests rejected by the authorizer` }) };
-}
-
-function firstDatasetId(body: string): string | undefined {
-  try {
-    const doc = JSON.parse(body) as Record<string, unknown>;
-    const list = [doc.items, doc.datasets, doc.data].find(Array.isArray) as Record<string, unknown>[] | undefined;
-    const first = list?.[0];
-    const id = first?.id ?? first?.dataset_id;
-    return id === undefined || id === null ? undefined : String(id);
-  } catch {
-    return undefined;
-  }
 }
 
 function snippet(body: string): string {

@@ -81,7 +81,7 @@ describe('catalogctl local / verify (CLI)', function () {
   });
 
   it('verify --url passes against it, and prints the table', async () => {
-    const token = (await cli(['local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--state-dir', stateDir])).stdout.trim();
+    const token = (await cli(['local', 'token', '--tenant', 'tenant-a', '--role', 'platform', '--state-dir', stateDir])).stdout.trim();
     const r = await cli(['verify', '--url', url, '--requests', '20'], { CATALOGCTL_TOKEN: token });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     for (const check of ['health', 'synthetic', 'db-smoke', 'auth-failures']) assert.match(r.stdout, new RegExp(`^${check}\\s.*\\spass$`, 'm'));

@@ -23,6 +23,7 @@ describe('local server (stand-in handlers)', function () {
   let external: Server;
   let externalUrl: string;
   let token: string;
+  let reader: string;
   const readyAfter = new Map<string, number>();
   const calls = new Map<string, number>();
 
@@ -50,7 +51,8 @@ describe('local server (stand-in handlers)', function () {
       seedDatasets: (url, n) => seedDatasets(url, n, { tenant: 'tenant-a' }),
       reporter: new RecordingReporter(),
     });
-    token = await mintToken(await loadOrCreateKey(stateDir), { tenant: 'tenant-a', roles: ['reader'], ttlSeconds: 600 });
+    token = await mintToken(await loadOrCreateKey(stateDir), { tenant: 'tenant-a', roles: ['platform'], ttlSeconds: 600 });
+    reader = await mintToken(await loadOrCreateKey(stateDir), { tenant: 'tenant-a', roles: ['reader'], ttlSeconds: 600 });
   });
 
   after(async () => {
@@ -72,7 +74,7 @@ describe('local server (stand-in handlers)', function () {
   });
 
   it('serves a request with a minted token through the authorizer to the handler', async () => {
-    const res = await get('/storage/v1/catalog/datasets?limit=2', token);
+    const res = await get('/storage/v1/catalog/datasets?limit=2', reader);
     assert.equal(res.status, 200);
     const body = (await res.json()) as { items: { id: string }[] };
     assert.deepEqual(body.items.map((i) => i.id), ['ds-0000001', 'ds-0000002']);
@@ -100,14 +102,21 @@ describe('local server (stand-in handlers)', function () {
     assert.deepEqual(await unknown.json(), { message: 'Missing Authentication Token' });
   });
 
-  it('passes path parameters and the authorizer context; audit events land in the sink and the JSONL file', async () => {
-    const res = await get('/storage/v1/catalog/datasets/ds-0000003', token);
+  it('passes path parameters, bodies and the authorizer context; audit events land in the sink and the JSONL file', async () => {
+    const res = await get('/storage/v1/catalog/datasets/ds-0000003', reader);
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { name: string }).name, 'dataset 3');
-    const { events } = (await (await get('/_local/audit?contains=ds-0000003')).json()) as { events: { detailType: string; detail: { tenant_id: string } }[] };
-    assert.equal(events.at(-1)?.detailType, 'DatasetRead');
+    const created = await fetch(`${local.url}/storage/v1/catalog/datasets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'orders' }),
+    });
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as { id: string };
+    const { events } = (await (await get(`/_local/audit?contains=${id}`)).json()) as { events: { detailType: string; detail: { tenant_id: string } }[] };
+    assert.equal(events.at(-1)?.detailType, 'DatasetCreated');
     assert.equal(events.at(-1)?.detail.tenant_id, 'tenant-a');
-    assert.match(readFileSync(local.auditFile, 'utf8'), /ds-0000003/);
+    assert.ok(readFileSync(local.auditFile, 'utf8').includes(id));
   });
 
   it('runs the state machine against the poller handlers when a catalog is created', async () => {
@@ -131,10 +140,16 @@ describe('local server (stand-in handlers)', function () {
     assert.equal(calls.get('sales'), 3);
   });
 
+  it('verify fails naming synthetic when the token may not write and no --dataset is given', async () => {
+    const report = await verify({ baseUrl: local.url, token: reader, requests: 5 });
+    assert.deepEqual(report.checks.slice(0, 3).map((c) => c.status), ['pass', 'fail', 'pass']);
+    assert.match(report.checks[1]!.detail!, /403.*owner or platform role/);
+  });
+
   it('verify fails naming health and auth-failures when the authorizer rejects everything', async () => {
     standInSwitches.rejectAll = true;
     try {
-      const fresh = await mintToken(await loadOrCreateKey(stateDir), { tenant: 'tenant-a', roles: ['reader'], ttlSeconds: 601 });
+      const fresh = await mintToken(await loadOrCreateKey(stateDir), { tenant: 'tenant-a', roles: ['platform'], ttlSeconds: 601 });
       const report = await verify({ baseUrl: local.url, token: fresh, requests: 20 });
       assert.ok(failingChecks(report).includes('auth-failures'), JSON.stringify(report.checks));
       assert.ok(failingChecks(report).includes('health'));
