@@ -1,0 +1,65 @@
+/**
+ * JWT authorizer (API Gateway TOKEN authorizer). Verifies platform tokens against the JWKS at
+ * JWT_JWKS_URI: asymmetric algorithms only, exp/nbf/iss/aud enforced, unknown kid rejected.
+ * Returns the tenant id and roles in the context for access logs and the handlers.
+ */
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+
+export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export interface TokenAuthorizerEvent {
+  type?: string;
+  authorizationToken?: string;
+  methodArn: string;
+}
+
+export interface AuthorizerResult {
+  principalId: string;
+  policyDocument: { Version: '2012-10-17'; Statement: { Action: 'execute-api:Invoke'; Effect: 'Allow' | 'Deny'; Resource: string }[] };
+  context: { tenantId: string; roles: string; sub: string };
+}
+
+let jwks: { uri: string; get: JWTVerifyGetKey } | undefined;
+
+function keySet(): JWTVerifyGetKey {
+  const uri = process.env.JWT_JWKS_URI;
+  if (!uri) throw new Error('JWT_JWKS_URI is not set');
+  // Cached per container; jose refetches on an unknown kid at most once per cooldown.
+  if (!jwks || jwks.uri !== uri) jwks = { uri, get: createRemoteJWKSet(new URL(uri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 3000 }) };
+  return jwks.get;
+}
+
+/** Resource covering every method and path of the stage, so the cached decision serves them all. */
+function stageWildcard(methodArn: string): string {
+  const [arnPart, apiId, stage] = methodArn.split('/');
+  return `${arnPart}/${apiId}/${stage}/*`;
+}
+
+export async function verifyToken(token: string): Promise<JWTPayload & { tenant_id: string; roles: string[] }> {
+  const issuer = process.env.JWT_ISSUER;
+  const audience = process.env.JWT_AUDIENCE;
+  if (!issuer || !audience) throw new Error('JWT_ISSUER and JWT_AUDIENCE must be set');
+  const { payload } = await jwtVerify(token, keySet(), { issuer, audience, algorithms: ALLOWED_ALGORITHMS, clockTolerance: 5, requiredClaims: ['exp', 'sub'] });
+  const tenant = payload.tenant_id;
+  if (typeof tenant !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(tenant)) throw new Error('token has no valid tenant_id');
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,63}$/.test(r)) : [];
+  return { ...payload, tenant_id: tenant, roles };
+}
+
+export async function handler(event: TokenAuthorizerEvent): Promise<AuthorizerResult> {
+  const raw = event.authorizationToken ?? '';
+  const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(raw);
+  try {
+    if (!m) throw new Error('missing bearer token');
+    const claims = await verifyToken(m[1]!);
+    return {
+      principalId: claims.sub!,
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) }] },
+      context: { tenantId: claims.tenant_id, roles: claims.roles.join(','), sub: claims.sub! },
+    };
+  } catch (err) {
+    // The reason goes to the log (never the token); API Gateway turns this error into a 401.
+    console.log(JSON.stringify({ level: 'info', message: 'token rejected', reason: (err as Error).message.slice(0, 200) }));
+    throw new Error('Unauthorized');
+  }
+}
