@@ -149,7 +149,9 @@ Examples:
     // --state-dir is `local`'s option; commander hands it to the parent wherever it appears.
     .action(async (_: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals<TokenFlags>();
-      if (!/^[A-Za-z0-9._:-]{1,128}$/.test(flags.tenant)) throw new UserInputError(`--tenant: "${flags.tenant}" must be 1–128 letters, digits, . _ : -`);
+      if (!/^[A-Za-z0-9_.-]{1,128}$/.test(flags.tenant)) throw new UserInputError(`--tenant: "${flags.tenant}" must be 1–128 letters, digits, . _ -`);
+      const badRole = flags.role.find((r) => !/^[a-z][a-z0-9_-]{0,63}$/.test(r));
+      if (badRole !== undefined) throw new UserInputError(`--role: "${badRole}" must be a lower-case letter then up to 63 of a-z 0-9 _ -`);
       if (flags.role.length === 0) throw new UserInputError('--role: give at least one role, e.g. --role reader');
       const { loadOrCreateKey, mintToken, parseTtl } = await import('../../local/keys.ts');
       const ttlSeconds = parseTtl(flags.ttl);
