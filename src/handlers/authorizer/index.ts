@@ -31,8 +31,8 @@ function keySet(): JWTVerifyGetKey {
 
 /** Resource covering every method and path of the stage, so the cached decision serves them all. */
 function stageWildcard(methodArn: string): string {
-  const [arnPart, apiId, stage] = methodArn.split('/');
-  return `${arnPart}/${apiId}/${stage}/*`;
+  const [apiArn, stage] = methodArn.split('/');
+  return `${apiArn}/${stage}/*`;
 }
 
 export async function verifyToken(token: string): Promise<JWTPayload & { tenant_id: string; roles: string[] }> {
