@@ -1,7 +1,8 @@
 /**
  * The few AWS APIs the handlers call, served on a loopback port that AWS_ENDPOINT_URL points the
  * handlers' SDK clients at: EventBridge PutEvents lands in the local audit sink, Step Functions
- * StartExecution / DescribeExecution run the poller locally. Anything else is refused by name, so a
+ * StartExecution / DescribeExecution run the poller locally, Secrets Manager GetSecretValue serves
+ * the poller's external API token. Anything else is refused by name, so a
  * handler calling an API this does not serve fails loudly instead of silently passing.
  */
 import { randomUUID } from 'node:crypto';
@@ -15,7 +16,14 @@ export interface AwsStub {
   close(): Promise<void>;
 }
 
-export async function startAwsStub(deps: { audit: AuditSink; poller: () => LocalPoller | undefined }): Promise<AwsStub> {
+export interface StubDeps {
+  audit: AuditSink;
+  poller: () => LocalPoller | undefined;
+  /** Secrets the handlers may read by ARN (the poller's external API token). */
+  secrets: Record<string, () => Promise<string>>;
+}
+
+export async function startAwsStub(deps: StubDeps): Promise<AwsStub> {
   const server: Server = createServer((req, res) => {
     readBody(req)
       .then((body) => dispatch(req, body, deps))
@@ -40,7 +48,7 @@ export async function startAwsStub(deps: { audit: AuditSink; poller: () => Local
   };
 }
 
-async function dispatch(req: IncomingMessage, body: Buffer, deps: { audit: AuditSink; poller: () => LocalPoller | undefined }): Promise<[number, unknown]> {
+async function dispatch(req: IncomingMessage, body: Buffer, deps: StubDeps): Promise<[number, unknown]> {
   const target = String(req.headers['x-amz-target'] ?? '');
   const input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
   switch (target) {
@@ -90,6 +98,11 @@ async function dispatch(req: IncomingMessage, body: Buffer, deps: { audit: Audit
           ...(rec.error ? { error: rec.error, cause: rec.cause } : {}),
         },
       ];
+    }
+    case 'secretsmanager.GetSecretValue': {
+      const get = deps.secrets[String(input.SecretId)];
+      if (!get) return [400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }];
+      return [200, { ARN: String(input.SecretId), Name: String(input.SecretId).split(':').pop(), SecretString: await get(), VersionId: 'local', VersionStages: ['AWSCURRENT'] }];
     }
     default:
       return [400, { __type: 'UnknownOperationException', message: `catalogctl local does not serve ${target || req.method + ' ' + req.url}` }];

@@ -103,7 +103,6 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/storage/v1/catalog/datasets/{id}', fn: 'get-dataset' },
   { method: 'POST', resource: '/storage/v1/catalog/datasets', fn: 'write-dataset' },
   { method: 'PUT', resource: '/storage/v1/catalog/datasets/{id}', fn: 'write-dataset' },
-  { method: 'PATCH', resource: '/storage/v1/catalog/datasets/{id}', fn: 'write-dataset' },
   { method: 'DELETE', resource: '/storage/v1/catalog/datasets/{id}', fn: 'write-dataset' },
   { method: 'POST', resource: '/storage/v1/catalog/catalogs', fn: 'write-dataset' },
 ];

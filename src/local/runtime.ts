@@ -3,7 +3,8 @@
  * with `--handlers-module`, a module exporting the same pieces (for trying a handler set without
  * rebuilding the CLI, and for the CLI's own tests).
  */
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Reporter } from '../reporter.ts';
 import { UserInputError } from '../errors.ts';
@@ -18,6 +19,8 @@ export interface LocalRuntime {
   stageVariables?: Record<string, string>;
   /** The env's external API, used when --external-api is not given. */
   externalApi?: string;
+  /** Where the state machine came from, for the banner. */
+  stateMachineSource?: string;
 }
 
 export async function handlersModuleRuntime(path: string): Promise<LocalRuntime> {
@@ -30,7 +33,49 @@ export async function handlersModuleRuntime(path: string): Promise<LocalRuntime>
   return { loadHandlers: async () => mod.handlers!(), seedDatasets: mod.seedDatasets, stateMachine: mod.stateMachine };
 }
 
-/** The handlers in src/handlers, the state machine rendered for `envName`, and the real seeder. */
-export async function realRuntime(_envName: string, _envDir: string, _opts: { seedTenant: string }): Promise<LocalRuntime> {
-  throw new UserInputError('the Lambda handlers (src/handlers/<name>/index.ts) are not in this build yet; use --handlers-module <file>');
+/**
+ * The handlers in src/handlers, the env's settings, the state machine rendered for the env
+ * (`templates-out/<env>/state_machine.json`, the committed output of `catalogctl render`), and
+ * the seeder.
+ */
+export async function realRuntime(envName: string, envDir: string, opts: { seedTenant: string; templatesDir?: string }): Promise<LocalRuntime> {
+  const { loadEnv } = await import('../config/load.ts');
+  const { seedDatasets } = await import('./seed.ts');
+  const config = await loadEnv(envName, { envDir });
+  const smFile = join(opts.templatesDir ?? 'templates-out', envName, 'state_machine.json');
+  let stateMachine: object | undefined;
+  try {
+    stateMachine = JSON.parse(await readFile(smFile, 'utf8')) as object;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserInputError(`${smFile}: ${(err as Error).message}`);
+  }
+  return {
+    async loadHandlers() {
+      // Imported only now: the handlers read their environment, which the server has just set.
+      const [list, get, write, authorizer, check, update, migrate] = await Promise.all([
+        import('../handlers/list-datasets/index.ts'),
+        import('../handlers/get-dataset/index.ts'),
+        import('../handlers/write-dataset/index.ts'),
+        import('../handlers/authorizer/index.ts'),
+        import('../handlers/check-catalog-status/index.ts'),
+        import('../handlers/update-catalog-db/index.ts'),
+        import('../handlers/migrate/index.ts'),
+      ]);
+      return {
+        'list-datasets': list.handler,
+        'get-dataset': get.handler,
+        'write-dataset': write.handler,
+        authorizer: authorizer.handler,
+        'check-catalog-status': check.handler,
+        'update-catalog-db': update.handler,
+        migrate: migrate.handler,
+      } as unknown as HandlerSet;
+    },
+    seedDatasets: (url, count) => seedDatasets(url, count, { tenant: opts.seedTenant }),
+    stateMachine,
+    stateMachineSource: stateMachine ? smFile : undefined,
+    app: config.app,
+    stageVariables: config.api.stageVariables,
+    externalApi: config.poller.externalApiBaseUrl,
+  };
 }

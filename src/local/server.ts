@@ -27,7 +27,7 @@ import {
   type ProxyHandler,
   type TaskHandler,
 } from './gateway.ts';
-import { jwks, loadOrCreateKey, LOCAL_AUDIENCE, LOCAL_ISSUER, DEFAULT_STATE_DIR } from './keys.ts';
+import { jwks, loadOrCreateKey, mintToken, LOCAL_AUDIENCE, LOCAL_ISSUER, DEFAULT_STATE_DIR } from './keys.ts';
 import { LocalPoller, LOCAL_STATE_MACHINE_ARN } from './poller.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from './postgres.ts';
 
@@ -48,6 +48,8 @@ export interface LocalOptions {
   databaseUrl?: string;
   /** Base URL of the external catalog API the poller checks. */
   externalApi?: string;
+  /** Bearer token the poller sends to the external API; a token minted with the local key otherwise. */
+  externalApiToken?: string;
   /** Make sure at least this many datasets exist (0: seed nothing). */
   seed?: number;
   stateDir?: string;
@@ -123,7 +125,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     }
 
     let poller: LocalPoller | undefined;
-    const stub: AwsStub = await startAwsStub({ audit, poller: () => poller });
+    // The poller reads its external API token from a secret (TOKEN_SECRET_ARN), never from the
+    // execution input; locally that secret is served by the stub.
+    const tokenSecret = async (): Promise<string> =>
+      JSON.stringify({ token: opts.externalApiToken ?? (await mintToken(key, { tenant: 'local', roles: ['poller'], ttlSeconds: 900, subject: 'local:poller' })) });
+    const stub: AwsStub = await startAwsStub({ audit, poller: () => poller, secrets: { [LOCAL_TOKEN_SECRET_ARN]: tokenSecret } });
     cleanups.push(() => stub.close());
 
     let handlers: HandlerSet | undefined;
@@ -310,6 +316,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   }
 }
 
+export const LOCAL_TOKEN_SECRET_ARN = `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:catalog-poller-token-local`;
+
 export function handlerEnvironment(o: { databaseUrl: string; url: string; awsEndpoint: string; externalApi?: string; app?: LocalOptions['app'] }): Record<string, string> {
   const app = o.app ?? { readPageLimit: 500, cacheTtlSec: 60, drrIntegration: true, auditAsync: true, dbMaxConn: 10 };
   return {
@@ -325,6 +333,9 @@ export function handlerEnvironment(o: { databaseUrl: string; url: string; awsEnd
     EVIDENCE_BUS_ARN: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:event-bus/evidence-ledger`,
     STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
     EXTERNAL_API_BASE_URL: o.externalApi ?? 'http://127.0.0.1:9/',
+    TOKEN_SECRET_ARN: LOCAL_TOKEN_SECRET_ARN,
+    // Loopback PostgreSQL has no TLS; the handlers only read this when DATABASE_URL is unset.
+    DB_SSL: 'false',
     AWS_ENDPOINT_URL: o.awsEndpoint,
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,

@@ -59,7 +59,8 @@ export function registerLocal(program: Command): void {
     .addHelpText(
       'after',
       `
-Ctrl-C stops the server, any running poller executions and the throwaway database (exit 130).
+The poller sends $CATALOGCTL_EXTERNAL_API_TOKEN to the external API (a token minted with the
+local key when unset). Ctrl-C stops the server, any running poller executions and the throwaway database (exit 130).
 Local endpoints: GET /_local/info, /_local/jwks.json, /_local/audit?contains=<text>,
 /_local/authorizer/decisions, /_local/executions.
 
@@ -90,6 +91,7 @@ Examples:
           port,
           databaseUrl,
           externalApi: externalApi ?? runtime.externalApi,
+          externalApiToken: process.env.CATALOGCTL_EXTERNAL_API_TOKEN || undefined,
           app: runtime.app,
           stageVariables: runtime.stageVariables,
           seed,
@@ -106,7 +108,7 @@ Examples:
             `Catalog API   ${server.url}/storage/v1/catalog/datasets`,
             `database      ${server.ownsDatabase ? server.databaseUrl + ' (throwaway, removed on exit)' : 'from --database-url / DATABASE_URL'}`,
             `audit sink    ${server.auditFile}  (also GET ${server.url}/_local/audit)`,
-            `poller        ${server.poller ? `state machine runs locally; executions at ${server.url}/_local/executions` : 'off (no state machine)'}`,
+            `poller        ${server.poller ? `${runtime.stateMachineSource ?? 'state machine'} runs locally; executions at ${server.url}/_local/executions` : `off: no templates-out/${flags.env}/state_machine.json (run catalogctl render --env ${flags.env})`}`,
             `token         catalogctl local token --tenant <id> --role <role> --state-dir ${flags.stateDir}`,
             'Ctrl-C to stop.',
             '',
