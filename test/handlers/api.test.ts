@@ -117,8 +117,8 @@ describe('catalog API handlers (real PostgreSQL, EventBridge on the emulator)', 
       assert.equal(r.statusCode, 400, `id=${id}`);
       assert.equal(body(r).error?.code, 'invalid_id');
     }
-    const [{ n }] = await env.query<{ n: string }>('SELECT count(*) AS n FROM catalog_dataset');
-    assert.equal(Number(n), 4, 'the table survived');
+    const [row] = await env.query<{ n: string }>('SELECT count(*) AS n FROM catalog_dataset');
+    assert.equal(Number(row!.n), 4, "the table survived");
   });
 
   it('stores SQL-injection strings verbatim as data', async () => {

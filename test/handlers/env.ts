@@ -58,7 +58,7 @@ export async function handlerEnv(label: string): Promise<HandlerEnv> {
 export interface Issuer {
   url: string;
   jwk: JWK;
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
   sign(claims: Record<string, unknown>, opts?: { kid?: string; exp?: string | number; nbf?: string | number; iss?: string; aud?: string }): Promise<string>;
   close(): Promise<void>;
 }
@@ -76,7 +76,7 @@ export async function startIssuer(): Promise<Issuer> {
   return {
     url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     jwk,
-    privateKey: privateKey as CryptoKey,
+    privateKey,
     sign: (claims, opts = {}) => {
       let t = new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', kid: opts.kid ?? 'test-key-1' })
