@@ -13,6 +13,7 @@ interface LocalFlags {
   pollWait?: string;
   accessLog?: boolean;
   handlersModule?: string;
+  templatesDir: string;
 }
 
 interface TokenFlags {
@@ -55,6 +56,7 @@ export function registerLocal(program: Command): void {
     .option('--state-dir <dir>', 'where the signing key and audit.jsonl live', '.catalogctl/local')
     .option('--poll-wait <seconds>', "replace the poller's Wait and retry intervals (default: the env's)")
     .option('--access-log', 'print one JSON access-log line per request on stderr')
+    .option('--templates-dir <dir>', 'rendered output holding <env>/state_machine.json', 'templates-out')
     .addOption(new Option('--handlers-module <file>', 'load handlers from this module instead of src/handlers').hideHelp())
     .addHelpText(
       'after',
@@ -78,7 +80,7 @@ Examples:
       const externalApi = flags.externalApi === undefined ? undefined : httpUrl('--external-api', flags.externalApi);
       const { startLocal } = await import('../../local/server.ts');
       const { handlersModuleRuntime, realRuntime } = await import('../../local/runtime.ts');
-      const runtime = flags.handlersModule ? await handlersModuleRuntime(flags.handlersModule) : await realRuntime(flags.env, flags.envDir, { seedTenant: flags.seedTenant });
+      const runtime = flags.handlersModule ? await handlersModuleRuntime(flags.handlersModule) : await realRuntime(flags.env, flags.envDir, { seedTenant: flags.seedTenant, templatesDir: flags.templatesDir });
 
       // Ctrl-C during start-up still removes whatever was started.
       let stopRequested!: () => void;
@@ -108,7 +110,7 @@ Examples:
             `Catalog API   ${server.url}/storage/v1/catalog/datasets`,
             `database      ${server.ownsDatabase ? server.databaseUrl + ' (throwaway, removed on exit)' : 'from --database-url / DATABASE_URL'}`,
             `audit sink    ${server.auditFile}  (also GET ${server.url}/_local/audit)`,
-            `poller        ${server.poller ? `${runtime.stateMachineSource ?? 'state machine'} runs locally; executions at ${server.url}/_local/executions` : `off: no templates-out/${flags.env}/state_machine.json (run catalogctl render --env ${flags.env})`}`,
+            `poller        ${server.poller ? `${runtime.stateMachineSource ?? 'state machine'} runs locally; executions at ${server.url}/_local/executions` : `off: no ${flags.templatesDir}/${flags.env}/state_machine.json (run catalogctl render --env ${flags.env})`}`,
             `token         catalogctl local token --tenant <id> --role <role> --state-dir ${flags.stateDir}`,
             'Ctrl-C to stop.',
             '',
