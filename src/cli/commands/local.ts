@@ -88,6 +88,17 @@ Examples:
       const onSignal = (): void => stopRequested();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const err = (line: string): boolean => process.stderr.write(line + '\n');
+      // A pooled connection the database drops (restart, shutdown) surfaces as an 'error' event on
+      // an idle pg client; a dev server reports it and keeps serving, as a new Lambda container would.
+      let stopping = false;
+      process.on('uncaughtException', (e: Error & { code?: string }) => {
+        if (e.code === '57P01' || e.code === '57P02' || e.code === '57P03' || e.code === 'ECONNRESET' || e.code === 'ECONNREFUSED') {
+          if (!stopping) err(`warning: database connection lost: ${e.message}`);
+          return;
+        }
+        err(`catalogctl: internal error: ${e.stack ?? e.message}`);
+        process.exit(1);
+      });
       try {
         const server = await startLocal({
           port,
@@ -117,13 +128,8 @@ Examples:
           ].join('\n'),
         );
         await stopSignal;
+        stopping = true;
         err('stopping…');
-        // Idle pooled connections see the database shut down under them; that is the point now.
-        process.on('uncaughtException', (e: Error & { code?: string }) => {
-          if (e.code === '57P01' || e.code === 'ECONNRESET') return;
-          err(`catalogctl: internal error while stopping: ${e.stack ?? e.message}`);
-          process.exit(1);
-        });
         await server.stop();
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
