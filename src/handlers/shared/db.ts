@@ -4,7 +4,7 @@
  * secret is fetched again once (it may have rotated) and the pool rebuilt. DATABASE_URL, when set,
  * overrides all of that for local runs and tests.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { getSecret } from './secrets.ts';
 import { settings } from './env.ts';
 
@@ -12,13 +12,15 @@ let pool: pg.Pool | undefined;
 let building: Promise<pg.Pool> | undefined;
 
 async function buildPool(fresh: boolean): Promise<pg.Pool> {
+  // Loaded on first query, not at import: keeps the cold start of every handler small.
+  const { Pool } = (await import('pg')).default;
   const max = settings().dbMaxConn;
   const url = process.env.DATABASE_URL;
-  if (url) return new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 60_000 });
+  if (url) return new Pool({ connectionString: url, max, idleTimeoutMillis: 60_000 });
   const arn = process.env.DB_SECRET_ARN;
   if (!arn) throw new Error('neither DATABASE_URL nor DB_SECRET_ARN is set');
   const secret = JSON.parse(await getSecret(arn, { fresh })) as { username?: string; password?: string };
-  return new pg.Pool({
+  return new Pool({
     host: process.env.DB_HOST,
     port: Number(process.env.DB_PORT ?? 5432),
     database: process.env.DB_NAME,
@@ -31,9 +33,16 @@ async function buildPool(fresh: boolean): Promise<pg.Pool> {
   });
 }
 
+function watch(p: pg.Pool): pg.Pool {
+  // An idle connection dropped by the server (failover, rotation) must not crash the container;
+  // the pool discards it and the next query opens a new one.
+  p.on('error', (err) => console.error(JSON.stringify({ level: 'warn', message: 'idle database connection lost', error: err.message })));
+  return p;
+}
+
 export async function getPool(): Promise<pg.Pool> {
   if (pool) return pool;
-  building ??= buildPool(false).then((p) => (pool = p)).finally(() => (building = undefined));
+  building ??= buildPool(false).then((p) => (pool = watch(p))).finally(() => (building = undefined));
   return building;
 }
 
@@ -50,7 +59,7 @@ export async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promi
       if ((err as { code?: string }).code === AUTH_FAILED && attempt === 0 && !process.env.DATABASE_URL) {
         pool = undefined;
         await p.end().catch(() => undefined);
-        pool = await buildPool(true);
+        pool = watch(await buildPool(true));
         continue;
       }
       throw err;

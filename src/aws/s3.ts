@@ -1,0 +1,75 @@
+/**
+ * The S3 part of the AWS interface: the few calls packaging and releases need, over SDK v3.
+ * Uploads carry a SHA-256 checksum that S3 verifies before storing, so a truncated or corrupted
+ * body never lands under a content-hash key.
+ */
+import type { AwsTarget } from './target.ts';
+import { sdkClientConfig } from './target.ts';
+
+export interface HeadResult {
+  exists: boolean;
+  size?: number;
+}
+
+export interface S3Api {
+  headObject(bucket: string, key: string): Promise<HeadResult>;
+  /** `sha256Base64` is checked by S3; a mismatch rejects the upload and stores nothing. */
+  putObject(bucket: string, key: string, body: Uint8Array | string, opts?: { sha256Base64?: string; contentType?: string }): Promise<void>;
+  getObject(bucket: string, key: string): Promise<Uint8Array | undefined>;
+  listKeys(bucket: string, prefix: string): Promise<string[]>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+export async function createS3Api(target: AwsTarget): Promise<S3Api> {
+  const s3 = await import('@aws-sdk/client-s3');
+  const client = new s3.S3Client((await sdkClientConfig(target)) as ConstructorParameters<typeof s3.S3Client>[0]);
+  const notFound = (err: unknown) => {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+  };
+  return {
+    async headObject(bucket, key) {
+      try {
+        const out = await client.send(new s3.HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return { exists: true, size: out.ContentLength };
+      } catch (err) {
+        if (notFound(err)) return { exists: false };
+        throw err;
+      }
+    },
+    async putObject(bucket, key, body, opts = {}) {
+      await client.send(
+        new s3.PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: opts.contentType,
+          ChecksumSHA256: opts.sha256Base64,
+          ServerSideEncryption: 'aws:kms',
+        }),
+      );
+    },
+    async getObject(bucket, key) {
+      try {
+        const out = await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
+        return out.Body ? await out.Body.transformToByteArray() : undefined;
+      } catch (err) {
+        if (notFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async deleteObject(bucket, key) {
+      await client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
+    async listKeys(bucket, prefix) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await client.send(new s3.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+      return keys;
+    },
+  };
+}
