@@ -22,7 +22,7 @@ export interface S3Api {
 
 export async function createS3Api(target: AwsTarget): Promise<S3Api> {
   const s3 = await import('@aws-sdk/client-s3');
-  const client = new s3.S3Client((await sdkClientConfig(target)) as ConstructorParameters<typeof s3.S3Client>[0]);
+  const client = new s3.S3Client((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof s3.S3Client>[0]>);
   const notFound = (err: unknown) => {
     const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
     return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
