@@ -1,0 +1,36 @@
+/**
+ * The template side of catalogctl: pure builders from EnvConfig to the five stacks and the
+ * poller's state machine. No fs, clock or environment here; render writes what this returns.
+ */
+import type { EnvConfig } from '../config/types.ts';
+import { buildNetworkStack } from './network.ts';
+import { buildObservabilityStack } from './observability.ts';
+import { buildSecretsStack } from './secrets.ts';
+import { buildServiceStack } from './service.ts';
+import { buildStateMachine } from './state-machine.ts';
+import { buildStorageStack } from './storage.ts';
+
+export { buildStateMachine } from './state-machine.ts';
+export { codeKeyParameter, liveVersionParameter, PG_LAYER_KEY_PARAMETER } from './service.ts';
+
+export const RENDERED_FILES = [
+  'catalog-network.json',
+  'catalog-storage.json',
+  'catalog-secrets.json',
+  'catalog-service.json',
+  'catalog-observability.json',
+  'state_machine.json',
+] as const;
+export type RenderedFileName = (typeof RENDERED_FILES)[number];
+export type RenderedEnvironment = Record<RenderedFileName, object>;
+
+export function renderEnvironment(config: EnvConfig): RenderedEnvironment {
+  return {
+    'catalog-network.json': buildNetworkStack(config),
+    'catalog-storage.json': buildStorageStack(config),
+    'catalog-secrets.json': buildSecretsStack(config),
+    'catalog-service.json': buildServiceStack(config),
+    'catalog-observability.json': buildObservabilityStack(config),
+    'state_machine.json': buildStateMachine(config),
+  };
+}
