@@ -1,0 +1,165 @@
+/**
+ * The project's own rules over rendered templates, as library code: the render tests assert them
+ * and `catalogctl validate` reports them. Each returns findings naming stack, resource and rule.
+ */
+import type { EnvConfig } from '../config/types.ts';
+import { API_FUNCTIONS, STACK_NAMES } from '../config/types.ts';
+import { CHECK_PLACEHOLDER, UPDATE_PLACEHOLDER } from './state-machine.ts';
+import { liveVersionParameter, PG_LAYER_KEY_PARAMETER } from './service.ts';
+
+export interface InvariantFinding {
+  stack: string;
+  logicalId: string;
+  rule: string;
+  message: string;
+}
+
+type Tpl = { Parameters?: Record<string, { Default?: unknown }>; Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }>; Outputs?: Record<string, unknown>; Conditions?: Record<string, unknown> };
+
+const PSEUDO = new Set(['AWS::AccountId', 'AWS::Region', 'AWS::Partition', 'AWS::StackName', 'AWS::StackId', 'AWS::URLSuffix', 'AWS::NoValue', 'AWS::NotificationARNs']);
+
+function walk(node: unknown, visit: (key: string, value: unknown) => void): void {
+  if (Array.isArray(node)) node.forEach((n) => walk(n, visit));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      visit(k, v);
+      walk(v, visit);
+    }
+  }
+}
+
+/** Every Ref, GetAtt and ${Name} in a Sub names a parameter, a resource or a pseudo parameter. */
+export function checkReferences(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  const known = new Set([...Object.keys(t.Parameters ?? {}), ...Object.keys(t.Resources ?? {}), ...PSEUDO]);
+  for (const [id, r] of Object.entries({ ...(t.Resources ?? {}), ...(t.Outputs ?? {}) })) {
+    walk(r, (k, v) => {
+      const bad = (name: string) => out.push({ stack, logicalId: id, rule: 'reference-resolves', message: `${k} to ${name}, which is neither a parameter nor a resource` });
+      if (k === 'Ref' && typeof v === 'string' && !known.has(v)) bad(v);
+      if (k === 'Fn::GetAtt' && Array.isArray(v) && typeof v[0] === 'string' && !(t.Resources ?? {})[v[0]]) bad(v[0]);
+      if (k === 'Fn::Sub') {
+        const [text, vars] = Array.isArray(v) ? [v[0], v[1] ?? {}] : [v, {}];
+        if (typeof text !== 'string') return;
+        for (const m of text.matchAll(/\$\{([A-Za-z0-9:]+)(\.[A-Za-z0-9.]+)?\}/g)) {
+          const name = m[1]!;
+          if (!known.has(name) && !(name in (vars as object))) bad(name);
+        }
+      }
+    });
+  }
+  return out;
+}
+
+function statements(doc: unknown): Record<string, unknown>[] {
+  const s = (doc as { Statement?: unknown })?.Statement;
+  return Array.isArray(s) ? (s as Record<string, unknown>[]) : s ? [s as Record<string, unknown>] : [];
+}
+
+/** No IAM statement allows `*` or `service:*` actions. */
+export function checkNoWildcardActions(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  for (const [id, r] of Object.entries(t.Resources ?? {})) {
+    const docs: unknown[] = [];
+    if (r.Type === 'AWS::IAM::Role') for (const p of (r.Properties?.Policies as { PolicyDocument: unknown }[]) ?? []) docs.push(p.PolicyDocument);
+    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(r.Properties?.PolicyDocument);
+    for (const s of docs.flatMap(statements)) {
+      if (s.Effect !== 'Allow') continue;
+      const actions = ([] as unknown[]).concat(s.Action ?? []);
+      for (const a of actions) if (typeof a === 'string' && (a === '*' || a.endsWith(':*'))) out.push({ stack, logicalId: id, rule: 'no-wildcard-action', message: `IAM action ${a} is a wildcard` });
+      if (s.NotAction) out.push({ stack, logicalId: id, rule: 'no-wildcard-action', message: 'IAM NotAction grants everything else' });
+    }
+  }
+  return out;
+}
+
+/** 5432 reaches the database only from the Lambda security group, never from an address range. */
+export function checkDatabaseIngress(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  const res = t.Resources ?? {};
+  const dbGroups = Object.entries(res).filter(([id, r]) => r.Type === 'AWS::EC2::SecurityGroup' && /database|db/i.test(id)).map(([id]) => id);
+  const targetsDb = (v: unknown) => dbGroups.some((g) => JSON.stringify(v).includes(`"${g}"`));
+  for (const [id, r] of Object.entries(res)) {
+    const rules: { rule: Record<string, unknown>; group: unknown }[] = [];
+    if (r.Type === 'AWS::EC2::SecurityGroupIngress') rules.push({ rule: r.Properties ?? {}, group: r.Properties?.GroupId });
+    if (r.Type === 'AWS::EC2::SecurityGroup' && dbGroups.includes(id)) for (const i of (r.Properties?.SecurityGroupIngress as Record<string, unknown>[]) ?? []) rules.push({ rule: i, group: { Ref: id } });
+    for (const { rule, group } of rules) {
+      if (!targetsDb(group)) continue;
+      const src = JSON.stringify(rule.SourceSecurityGroupId ?? null);
+      if (rule.CidrIp || rule.CidrIpv6 || rule.SourcePrefixListId) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from an address range (${String(rule.CidrIp ?? rule.CidrIpv6 ?? rule.SourcePrefixListId)})` });
+      else if (!src.includes('LambdaSecurityGroup')) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from ${src}, not the Lambda security group` });
+      else if (rule.FromPort !== 5432 || rule.ToPort !== 5432) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress opens ports ${String(rule.FromPort)}-${String(rule.ToPort)}, not just 5432` });
+    }
+  }
+  return out;
+}
+
+/** Databases are private and encrypted; no password appears anywhere. */
+export function checkDatabase(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  for (const [id, r] of Object.entries(t.Resources ?? {})) {
+    if (r.Type !== 'AWS::RDS::DBInstance') continue;
+    const p = r.Properties ?? {};
+    if (p.PubliclyAccessible !== false) out.push({ stack, logicalId: id, rule: 'db-private', message: 'PubliclyAccessible must be false' });
+    if (!p.SourceDBInstanceIdentifier && p.StorageEncrypted !== true) out.push({ stack, logicalId: id, rule: 'db-encrypted', message: 'StorageEncrypted must be true' });
+    if (p.MasterUserPassword !== undefined) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: 'MasterUserPassword set; use ManageMasterUserPassword' });
+  }
+  return out;
+}
+
+const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY)(?!_ARN$)/i;
+
+/** Function environments carry secret ARNs, never secret values. */
+export function checkFunctionEnvironment(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  for (const [id, r] of Object.entries(t.Resources ?? {})) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const vars = ((r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(vars)) {
+      if (SECRET_NAME.test(k) && !k.endsWith('_ARN')) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: `environment variable ${k} holds a secret value; pass its ARN instead` });
+      if (typeof v === 'string' && /^-----BEGIN|^(AKIA|ASIA)[A-Z0-9]{16}$/.test(v)) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: `environment variable ${k} looks like key material` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every parameter a stack needs at deploy time comes from an upstream stack's Output of the same
+ * name, from the package manifest (code keys), or from what is live (LiveVersion*, LiveDeploymentId).
+ */
+export function checkWiring(rendered: Record<string, unknown>): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  const fromDeploy = new Set<string>([PG_LAYER_KEY_PARAMETER, ...API_FUNCTIONS.map(liveVersionParameter), 'LiveDeploymentId']);
+  const upstream = new Set<string>();
+  for (const stack of STACK_NAMES) {
+    const t = rendered[`${stack}.json`] as Tpl | undefined;
+    if (!t) {
+      out.push({ stack, logicalId: '-', rule: 'stack-present', message: `${stack}.json was not rendered` });
+      continue;
+    }
+    for (const [name, p] of Object.entries(t.Parameters ?? {})) {
+      if (p.Default !== undefined || upstream.has(name) || fromDeploy.has(name) || name.startsWith('CodeKey')) continue;
+      out.push({ stack, logicalId: name, rule: 'parameter-wired', message: `parameter ${name} has no default and no upstream stack outputs it` });
+    }
+    for (const o of Object.keys(t.Outputs ?? {})) upstream.add(o);
+  }
+  return out;
+}
+
+/** The state machine invokes exactly its two functions through the placeholders the service fills. */
+export function checkStateMachinePlaceholders(rendered: Record<string, unknown>): InvariantFinding[] {
+  const sm = JSON.stringify(rendered['state_machine.json'] ?? {});
+  const out: InvariantFinding[] = [];
+  for (const p of [CHECK_PLACEHOLDER, UPDATE_PLACEHOLDER]) if (!sm.includes(p)) out.push({ stack: 'state_machine', logicalId: '-', rule: 'poller-functions', message: `${p} is not used by any Task` });
+  return out;
+}
+
+export function checkInvariants(rendered: Record<string, unknown>, _config?: EnvConfig): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  for (const stack of STACK_NAMES) {
+    const t = rendered[`${stack}.json`] as Tpl | undefined;
+    if (!t) continue;
+    out.push(...checkReferences(stack, t), ...checkNoWildcardActions(stack, t), ...checkDatabaseIngress(stack, t), ...checkDatabase(stack, t), ...checkFunctionEnvironment(stack, t));
+  }
+  out.push(...checkWiring(rendered), ...checkStateMachinePlaceholders(rendered));
+  return out;
+}

@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { loadEnv } from '../../src/config/load.ts';
+import type { EnvConfig } from '../../src/config/types.ts';
+import { FUNCTION_NAMES } from '../../src/config/types.ts';
+import { codeKeyParameter, renderEnvironment } from '../../src/templates/index.ts';
+import { checkInvariants } from '../../src/templates/invariants.ts';
+import { canonicalJson } from '../../src/util/canonical-json.ts';
+
+type Res = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; Metadata?: unknown };
+type Tpl = { Parameters: Record<string, { Default?: unknown }>; Resources: Record<string, Res>; Outputs: Record<string, unknown>; Transform?: string };
+
+const envs: Record<string, EnvConfig> = {};
+const rendered = (env: string) => JSON.parse(JSON.stringify(renderEnvironment(envs[env]!))) as Record<string, Tpl>;
+const stack = (env: string, name: string) => rendered(env)[`catalog-${name}.json`]!;
+const byType = (t: Tpl, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+
+describe('templates', () => {
+  before(async () => {
+    for (const e of ['dev', 'staging', 'prod']) envs[e] = await loadEnv(e);
+  });
+
+  it('pass every invariant in every env', () => {
+    for (const e of Object.keys(envs)) assert.deepEqual(checkInvariants(rendered(e), envs[e]), [], e);
+  });
+
+  it('differ per env as the env files say: Multi-AZ, replicas, cache, provisioned concurrency', () => {
+    const db = (e: string) => stack(e, 'storage').Resources.Database!.Properties;
+    assert.deepEqual(['dev', 'staging', 'prod'].map((e) => db(e).MultiAZ), [false, true, true]);
+    assert.deepEqual(['dev', 'staging', 'prod'].map((e) => byType(stack(e, 'storage'), 'AWS::RDS::DBInstance').length), [1, 1, 2]);
+    const apiStage = (e: string) => stack(e, 'service').Resources.ApiStage!.Properties;
+    assert.deepEqual(['dev', 'staging', 'prod'].map((e) => apiStage(e).CacheClusterEnabled), [false, true, true]);
+    assert.deepEqual(['dev', 'staging', 'prod'].map((e) => stack(e, 'service').Parameters.ApiCacheSize!.Default), ['0.5', '0.5', '1.6']);
+    assert.deepEqual(['dev', 'staging', 'prod'].map((e) => stack(e, 'service').Parameters.LambdaProvisionedConcurrency!.Default), [0, 5, 20]);
+    assert.equal(stack('prod', 'storage').Resources.Database!.DeletionPolicy, 'Snapshot');
+    assert.equal(stack('dev', 'storage').Resources.Database!.DeletionPolicy, 'Delete');
+    assert.ok(stack('prod', 'observability').Resources.ReplicaLagAlarm);
+    assert.equal(stack('dev', 'observability').Resources.ReplicaLagAlarm, undefined);
+  });
+
+  it('carry the seed parameter table as constrained parameters with env defaults', () => {
+    const p = { ...stack('prod', 'storage').Parameters, ...stack('prod', 'service').Parameters } as Record<string, Record<string, unknown>>;
+    assert.equal(p.DBInstanceClass!.Default, 'db.r6g.large');
+    assert.equal(p.DBAllocatedStorage!.Default, 200);
+    assert.equal(p.ApiThrottlingRate!.Default, 2000);
+    assert.equal(p.ApiThrottlingBurst!.Default, 500);
+    assert.ok(Array.isArray(p.ApiCacheSize!.AllowedValues));
+    assert.equal(p.SubnetIds!.Type, 'List<AWS::EC2::Subnet::Id>');
+    for (const fn of FUNCTION_NAMES) assert.ok(p[codeKeyParameter(fn)], fn);
+    assert.equal(JSON.stringify(rendered('prod')).includes('ImportValue'), false, 'no Fn::ImportValue');
+  });
+
+  it('give every function its own role, the seed env vars, and secrets only as ARNs', () => {
+    const svc = stack('prod', 'service');
+    const fns = byType(svc, 'AWS::Lambda::Function');
+    assert.equal(fns.length, FUNCTION_NAMES.length);
+    const roles = new Set(fns.map(([, f]) => JSON.stringify(f.Properties.Role)));
+    assert.equal(roles.size, fns.length);
+    const list = svc.Resources.ListDatasetsFunction!.Properties;
+    const vars = (list.Environment as { Variables: Record<string, unknown> }).Variables;
+    for (const k of ['DB_HOST', 'DB_USER', 'DB_NAME', 'EVIDENCE_BUS_ARN', 'READ_PAGE_LIMIT', 'CACHE_TTL_SEC', 'DRR_INTEGRATION', 'AUDIT_ASYNC', 'DB_MAX_CONN', 'DB_SECRET_ARN']) assert.ok(k in vars, k);
+    assert.deepEqual([list.MemorySize, list.Timeout], [1024, 20]);
+    assert.ok(!JSON.stringify(svc).match(/"DB_PASSWORD"/));
+    assert.equal(byType(svc, 'AWS::Lambda::Alias').length, 4);
+  });
+
+  it('keep traffic moves out of change sets: aliases and stage follow Live* parameters', () => {
+    const svc = stack('dev', 'service');
+    const alias = svc.Resources.ListDatasetsLiveAlias!.Properties;
+    assert.deepEqual(alias.FunctionVersion, { 'Fn::If': ['HasLiveVersionListDatasets', { Ref: 'LiveVersionListDatasets' }, { 'Fn::GetAtt': ['ListDatasetsBootstrapVersion', 'Version'] }] });
+    assert.equal(alias.RoutingConfig, undefined);
+    assert.deepEqual(svc.Resources.ApiStage!.Properties.DeploymentId, { 'Fn::If': ['HasLiveDeploymentId', { Ref: 'LiveDeploymentId' }, { Ref: 'BootstrapDeployment' }] });
+    for (const k of ['RestApiId', 'StageName', 'StateMachineArn', 'FunctionNameListDatasets']) assert.ok(svc.Outputs[k], k);
+    assert.ok(stack('dev', 'observability').Outputs.AlarmNames);
+  });
+
+  it('lets the state machine role invoke exactly its two functions', () => {
+    const role = stack('dev', 'service').Resources.PollerRole!.Properties as { Policies: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }[] };
+    const invoke = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((s) => JSON.stringify(s.Action).includes('lambda:InvokeFunction'));
+    assert.deepEqual(invoke.map((s) => s.Resource), [[{ 'Fn::GetAtt': ['CheckCatalogStatusFunction', 'Arn'] }, { 'Fn::GetAtt': ['UpdateCatalogDbFunction', 'Arn'] }]]);
+  });
+
+  it('render the same bytes twice', () => {
+    assert.equal(canonicalJson(renderEnvironment(envs.prod!)), canonicalJson(renderEnvironment(envs.prod!)));
+  });
+
+  describe('invariants catch defects', () => {
+    const findings = (mutate: (r: Record<string, Tpl>) => void) => {
+      const r = rendered('dev');
+      mutate(r);
+      return checkInvariants(r, envs.dev).map((f) => `${f.stack} ${f.logicalId} ${f.rule}`);
+    };
+    it('a * IAM action', () => {
+      assert.deepEqual(findings((r) => ((r['catalog-service.json']!.Resources.MigrateRole!.Properties.Policies as { PolicyDocument: { Statement: unknown[] } }[])[0]!.PolicyDocument.Statement.push({ Effect: 'Allow', Action: 's3:*', Resource: '*' }))), ['catalog-service MigrateRole no-wildcard-action']);
+    });
+    it('database ingress from an address range', () => {
+      assert.deepEqual(findings((r) => (r['catalog-network.json']!.Resources.DatabaseIngressFromLambda!.Properties = { GroupId: { 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] }, IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, CidrIp: '0.0.0.0/0' })), ['catalog-network DatabaseIngressFromLambda db-ingress-from-lambda-only']);
+    });
+    it('a public or unencrypted database', () => {
+      assert.deepEqual(findings((r) => Object.assign(r['catalog-storage.json']!.Resources.Database!.Properties, { PubliclyAccessible: true, StorageEncrypted: false })), ['catalog-storage Database db-private', 'catalog-storage Database db-encrypted']);
+    });
+    it('a plaintext secret in a function environment', () => {
+      assert.deepEqual(findings((r) => ((r['catalog-service.json']!.Resources.MigrateFunction!.Properties.Environment as { Variables: Record<string, string> }).Variables.DB_PASSWORD = 'hunter2')), ['catalog-service MigrateFunction no-plaintext-secret']);
+    });
+    it('a dangling reference and an unwired parameter', () => {
+      const f = findings((r) => {
+        r['catalog-service.json']!.Resources.MigrateFunction!.Properties.Role = { 'Fn::GetAtt': ['NoSuchRole', 'Arn'] };
+        r['catalog-observability.json']!.Parameters.Mystery = {};
+      });
+      assert.deepEqual(f, ['catalog-service MigrateFunction reference-resolves', 'catalog-observability Mystery parameter-wired']);
+    });
+  });
+});
