@@ -59,9 +59,9 @@ describe('status poller state machine (local execution, real handlers)', functio
           taskResourceLocalHandlers: {
             CheckCatalogStatus: async (input: unknown) => {
               checks.push(input);
-              return checkStatus(input as never);
+              return (await checkStatus(input as never)) as never;
             },
-            UpdateCatalogInDB: (input: unknown) => updateDb(input as never),
+            UpdateCatalogInDB: async (input: unknown) => (await updateDb(input as never)) as never,
           },
           waitTimeOverrides: { Wait: 0 },
           retryIntervalOverrides: { CheckCatalogStatus: 0, UpdateCatalogInDB: 0 },
