@@ -1,10 +1,9 @@
 /**
- * The CLI's reporter: the one place progress events become text. Plain lines when stdout is not a
- * terminal (CI, pipes); colour when it is and NO_COLOR is unset.
+ * The CLI's reporter: the one place progress events become text. On a terminal, `progress` events
+ * redraw one live line and colour marks the levels (unless NO_COLOR); elsewhere (CI, pipes) every
+ * event is a plain line of its own.
  */
 import type { ReportEvent, Reporter } from '../reporter.ts';
-
-const useColour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 const paint: Record<ReportEvent['level'], (s: string) => string> = {
   step: (s) => `\x1b[1m${s}\x1b[0m`,
@@ -17,11 +16,20 @@ const paint: Record<ReportEvent['level'], (s: string) => string> = {
 const prefix: Record<ReportEvent['level'], string> = { step: '▸ ', info: '  ', ok: '✔ ', warn: '! ', progress: '… ' };
 
 export function cliReporter(stream: NodeJS.WriteStream = process.stderr): Reporter {
-  const colour = useColour();
+  const tty = stream.isTTY === true;
+  const colour = tty && !process.env.NO_COLOR;
+  let live = false;
   return {
     report(e: ReportEvent) {
       const line = `${prefix[e.level]}${e.message}`;
-      stream.write(`${colour ? paint[e.level](line) : line}\n`);
+      const text = colour ? paint[e.level](line) : line;
+      if (tty && e.level === 'progress') {
+        stream.write(`\r\x1b[K${text}`);
+        live = true;
+        return;
+      }
+      stream.write(`${live ? '\r\x1b[K' : ''}${text}\n`);
+      live = false;
     },
   };
 }
