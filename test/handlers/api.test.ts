@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { handler as getDataset } from '../../src/handlers/get-dataset/index.ts';
 import { handler as listDatasets } from '../../src/handlers/list-datasets/index.ts';
 import { handler as writeDataset } from '../../src/handlers/write-dataset/index.ts';
@@ -188,5 +189,25 @@ describe('catalog API handlers (real PostgreSQL, EventBridge on the emulator)', 
     assert.equal(b.status, 'PENDING');
     const rows = await env.query<{ catalog_name: string; kb_name: string | null }>('SELECT catalog_name, kb_name FROM catalog WHERE id = $1', [b.local_catalog_id]);
     assert.deepEqual(rows, [{ catalog_name: 'test_catalog', kb_name: null }]);
+  });
+
+  it('starts the poller with the seed execution input, the token left out of history', async () => {
+    const moto = await getMoto();
+    const sfn = new SFNClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
+    // The emulator stores executions without running them: enough to check what was started.
+    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'catalog-test-status-poller', definition: JSON.stringify({ StartAt: 'S', States: { S: { Type: 'Succeed' } } }), roleArn: 'arn:aws:iam::123456789012:role/poller' }));
+    process.env.STATE_MACHINE_ARN = stateMachineArn!;
+    try {
+      const r = await writeDataset(ev(OWNER_A, 'POST', `${BASE}/catalogs`, { body: JSON.stringify({ catalog_name: 'kb_catalog' }) }));
+      assert.equal(r.statusCode, 202, r.body);
+      const b = body(r) as { local_catalog_id: number; execution_arn: string };
+      assert.match(b.execution_arn, /^arn:aws:states:.*:execution:catalog-test-status-poller:catalog-\d+-\d+$/);
+      const exec = await sfn.send(new DescribeExecutionCommand({ executionArn: b.execution_arn }));
+      assert.deepEqual(JSON.parse(exec.input!), { catalog_name: 'kb_catalog', local_catalog_id: b.local_catalog_id, jwt_token: '', attempt_count: 0 });
+      const [row] = await env.query<{ execution_arn: string }>('SELECT execution_arn FROM catalog WHERE id = $1', [b.local_catalog_id]);
+      assert.equal(row!.execution_arn, b.execution_arn);
+    } finally {
+      delete process.env.STATE_MACHINE_ARN;
+    }
   });
 });
