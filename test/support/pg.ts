@@ -3,68 +3,18 @@
  * (initdb + pg_ctl on a free loopback port, removed at the end). Each caller gets a fresh database
  * of its own. PostgreSQL missing is a failure with instructions, never a skip.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './ports.ts';
+import { startThrowawayCluster, type ThrowawayCluster } from '../../src/local/postgres.ts';
 
-interface Cluster {
-  adminUrl: string;
-  stop(): void;
-}
-
-let cluster: Cluster | undefined;
+let cluster: ThrowawayCluster | undefined;
 let counter = 0;
 
-function findPgBin(name: string): string {
-  const onPath = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
-  if (onPath) return onPath;
-  const base = '/usr/lib/postgresql';
-  if (existsSync(base)) {
-    for (const v of readdirSync(base).sort().reverse()) {
-      const p = join(base, v, 'bin', name);
-      if (existsSync(p)) return p;
-    }
-  }
-  throw new Error(
-    `PostgreSQL's ${name} not found: install PostgreSQL (Debian: apt-get install postgresql) or set DATABASE_URL to a server the tests may create databases on`,
-  );
-}
-
-async function startCluster(): Promise<Cluster> {
-  const initdb = findPgBin('initdb');
-  const pgCtl = findPgBin('pg_ctl');
-  const dir = mkdtempSync(join(tmpdir(), 'catalogctl-pg-'));
-  const data = join(dir, 'data');
-  const port = await freePort();
-  // initdb refuses to run as root: run the cluster as the `postgres` (or `nobody`) user then.
-  const asRoot = process.getuid?.() === 0;
-  const user = asRoot ? (spawnSync('id', ['-u', 'postgres']).status === 0 ? 'postgres' : 'nobody') : undefined;
-  if (asRoot) {
-    chmodSync(dir, 0o777);
-    execFileSync('chown', [user!, dir]);
-  }
-  const run = (cmd: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', user!, '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' });
-  run(initdb, ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  run(pgCtl, ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`, 'start']);
-  return {
-    adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop() {
-      try {
-        run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
+// Read once: tests point DATABASE_URL at their own databases while they run.
+const EXTERNAL_URL = process.env.DATABASE_URL || undefined;
 
 async function adminUrl(): Promise<string> {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  cluster ??= await startCluster();
+  if (EXTERNAL_URL) return EXTERNAL_URL;
+  cluster ??= await startThrowawayCluster();
   return cluster.adminUrl;
 }
 
@@ -105,5 +55,5 @@ export async function stopSharedPostgres(): Promise<void> {
   if (!cluster) return;
   const c = cluster;
   cluster = undefined;
-  c.stop();
+  await c.stop();
 }
