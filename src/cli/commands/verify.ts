@@ -3,6 +3,10 @@ import { DeployError, UserInputError } from '../../errors.ts';
 
 interface VerifyFlags {
   env?: string;
+  envDir: string;
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
   url?: string;
   token?: string;
   requests: string;
@@ -11,11 +15,30 @@ interface VerifyFlags {
   dataset?: string;
 }
 
+/** The env's API base URL, from the ApiUrl output of its catalog-service stack. */
+async function apiUrlOf(flags: VerifyFlags): Promise<string> {
+  const { loadEnv } = await import('../../config/load.ts');
+  const { assertAccount } = await import('../../aws/sts.ts');
+  const { createCloudFormationApi } = await import('../../aws/cloudformation.ts');
+  const config = await loadEnv(flags.env!, { envDir: flags.envDir });
+  const target = { region: flags.region ?? config.account.region, profile: flags.profile, endpoint: flags.endpointUrl };
+  await assertAccount(target, config);
+  const stack = await (await createCloudFormationApi(target)).describeStack('catalog-service');
+  if (!stack) throw new DeployError(`--env ${config.name}: stack catalog-service does not exist in ${target.region}; deploy it first`);
+  const url = stack.outputs.ApiUrl;
+  if (!url) throw new DeployError(`--env ${config.name}: stack catalog-service (${stack.status}) has no ApiUrl output`);
+  return url;
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description("Run the seed's deployment verification: health probe, synthetic describe + audit, DB smoke query, auth failures")
     .option('--env <name>', "environment whose API to verify (resolved from the catalog-service stack's outputs)")
+    .option('--env-dir <dir>', 'where env files live', 'envs')
+    .option('--region <region>', "AWS region (default: the env file's)")
+    .option('--profile <name>', 'AWS shared-config profile')
+    .option('--endpoint-url <url>', 'AWS endpoint, e.g. a local emulator (or AWS_ENDPOINT_URL)')
     .option('--url <base>', 'base URL of the API: a `catalogctl local` server or an API Gateway stage URL')
     .option('--token <jwt>', 'bearer token for the API (default: $CATALOGCTL_TOKEN; prefer the variable, flags show in ps)')
     .option('--requests <n>', 'health probe requests (after one uncounted warm-up)', '50')
@@ -37,11 +60,7 @@ Examples:
     )
     .action(async (flags: VerifyFlags) => {
       if (!flags.env === !flags.url) throw new UserInputError('verify: give exactly one of --env <name> or --url <base>');
-      if (flags.env) {
-        throw new UserInputError(
-          `--env ${flags.env}: resolving the API URL from the catalog-service stack outputs is not available in this build; pass --url https://<RestApiId>.execute-api.<region>.amazonaws.com/<StageName>`,
-        );
-      }
+      if (flags.env) flags.url = await apiUrlOf(flags);
       let base: URL;
       try {
         base = new URL(flags.url!);
