@@ -144,11 +144,12 @@ export function crossFieldProblems(c: EnvConfig, expectName?: string): ConfigPro
   if (expectName !== undefined && c.name !== expectName) {
     out.push({ path: ['name'], message: `must be ${expectName} to match the file name`, at: 'value' });
   }
-  if (c.network.mode === 'create') {
-    const [vs, ve] = cidrRange(c.network.vpcCidr);
-    const ranges = c.network.privateSubnetCidrs.map(cidrRange);
+  const net = c.network;
+  if (net.mode === 'create') {
+    const [vs, ve] = cidrRange(net.vpcCidr);
+    const ranges = net.privateSubnetCidrs.map(cidrRange);
     ranges.forEach(([s, e], i) => {
-      if (s < vs || e > ve) out.push({ path: ['network', 'privateSubnetCidrs', i], message: `must lie inside vpcCidr ${c.network.mode === 'create' ? c.network.vpcCidr : ''}` });
+      if (s < vs || e > ve) out.push({ path: ['network', 'privateSubnetCidrs', i], message: `must lie inside vpcCidr ${net.vpcCidr}` });
     });
     const [a, b] = ranges;
     if (a && b && a[0] <= b[1] && b[0] <= a[1]) out.push({ path: ['network', 'privateSubnetCidrs', 1], message: 'must not overlap the first subnet' });
@@ -183,8 +184,6 @@ export function crossFieldProblems(c: EnvConfig, expectName?: string): ConfigPro
   if (c.database.appUsername === c.database.masterUsername) {
     out.push({ path: ['database', 'appUsername'], message: 'must differ from masterUsername (the app user is least-privilege)' });
   }
-  const arnAccount = c.evidenceLedger.busArn.split(':')[3];
-  if (arnAccount === undefined) out.push({ path: ['evidenceLedger', 'busArn'], message: 'is not an event bus ARN' });
   if (c.name === 'prod') {
     if (!c.database.multiAz) out.push({ path: ['database', 'multiAz'], message: 'must be true for prod' });
     if (!c.database.deletionProtection) out.push({ path: ['database', 'deletionProtection'], message: 'must be true for prod' });

@@ -30,8 +30,7 @@ export const pascal = (fn: string): string =>
   fn
     .split('-')
     .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('')
-    .replace(/Db$/, 'Db');
+    .join('');
 
 /** Physical names carry the env so two envs never collide in one account. */
 export const functionName = (config: EnvConfig, fn: FunctionName): string => `catalog-${config.name}-${fn}`;
