@@ -1,0 +1,37 @@
+/** The Lambda part of the AWS interface: versions and the `live` alias, nothing else. */
+import type { AwsTarget } from './target.ts';
+import { sdkClientConfig } from './target.ts';
+
+export interface AliasState {
+  functionVersion: string;
+  /** Extra versions and their traffic fractions (0..1); empty when one version serves all. */
+  additionalWeights: Record<string, number>;
+}
+
+export interface LambdaApi {
+  publishVersion(functionName: string): Promise<string>;
+  getAlias(functionName: string, alias: string): Promise<AliasState>;
+  /** Points the alias at `version`, with `weights` (version → fraction) as extra routing; {} clears it. */
+  updateAlias(functionName: string, alias: string, version: string, weights: Record<string, number>): Promise<void>;
+}
+
+export async function createLambdaApi(target: AwsTarget): Promise<LambdaApi> {
+  const l = await import('@aws-sdk/client-lambda');
+  const client = new l.LambdaClient((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof l.LambdaClient>[0]>);
+  return {
+    async publishVersion(functionName) {
+      const out = await client.send(new l.PublishVersionCommand({ FunctionName: functionName }));
+      if (!out.Version) throw new Error(`PublishVersion ${functionName} returned no version`);
+      return out.Version;
+    },
+    async getAlias(functionName, alias) {
+      const out = await client.send(new l.GetAliasCommand({ FunctionName: functionName, Name: alias }));
+      return { functionVersion: out.FunctionVersion ?? '$LATEST', additionalWeights: { ...(out.RoutingConfig?.AdditionalVersionWeights ?? {}) } };
+    },
+    async updateAlias(functionName, alias, version, weights) {
+      await client.send(
+        new l.UpdateAliasCommand({ FunctionName: functionName, Name: alias, FunctionVersion: version, RoutingConfig: { AdditionalVersionWeights: weights } }),
+      );
+    },
+  };
+}

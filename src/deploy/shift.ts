@@ -1,0 +1,132 @@
+/**
+ * The alias shift engine: moves the `live` alias of each function from its previous version to the
+ * new one through the env's traffic steps, baking after each step while polling the gating alarms.
+ * Any alarm in ALARM, or an abort (SIGINT/SIGTERM), restores every alias and the API stage to what
+ * served before the shift. Clock and sleep are injectable so tests bake in milliseconds.
+ */
+import type { AwsApi } from '../aws/index.ts';
+import { InterruptedError, UserInputError } from '../errors.ts';
+import type { Reporter } from '../reporter.ts';
+import { silentReporter } from '../reporter.ts';
+
+export const LIVE_ALIAS = 'live';
+
+export interface FunctionShift {
+  functionName: string;
+  previousVersion: string;
+  newVersion: string;
+}
+
+export interface ShiftPlan {
+  functions: FunctionShift[];
+  restApiId: string;
+  stageName: string;
+  previousDeploymentId: string;
+  newDeploymentId: string;
+  alarmNames: string[];
+  /** Percent on the new version per step; strictly increasing, ends at 100. */
+  steps: number[];
+  bakeSeconds: number;
+  alarmPollSeconds: number;
+}
+
+export type ShiftOutcome =
+  | { kind: 'promoted'; steps: number[] }
+  | { kind: 'rolled-back'; reason: string; alarms: string[]; atStep: number };
+
+export interface ShiftDeps {
+  aws: Pick<AwsApi, 'lambda' | 'apigateway' | 'cloudwatch'>;
+  reporter?: Reporter;
+  signal?: AbortSignal;
+  now?: () => number;
+  /** Resolves after `ms`, or early when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+type Alias = Pick<AwsApi, 'lambda'>;
+
+/** What each function's alias serves; `inProgress` lists those with extra weights (a shift not finished). */
+export async function readAliases(aws: Alias, functionNames: string[]) {
+  const aliases = await Promise.all(functionNames.map(async (fn) => ({ functionName: fn, ...(await aws.lambda.getAlias(fn, LIVE_ALIAS)) })));
+  return { aliases, inProgress: aliases.filter((a) => Object.keys(a.additionalWeights).length > 0) };
+}
+
+/**
+ * A shift in progress is a lock. Without `resume` it refuses (exit 2); with it, the versions the
+ * interrupted shift was moving between are returned so the new shift continues that one.
+ */
+export async function checkShiftLock(aws: Alias, functionNames: string[], resume: boolean): Promise<Map<string, { previous: string; next: string }> | undefined> {
+  const { inProgress } = await readAliases(aws, functionNames);
+  if (inProgress.length === 0) return undefined;
+  if (!resume) {
+    const what = inProgress.map((a) => `${a.functionName} (${a.functionVersion} + ${Object.entries(a.additionalWeights).map(([v, w]) => `${v}@${Math.round(w * 100)}%`).join(', ')})`);
+    throw new UserInputError(`release: a traffic shift is in progress on ${what.join('; ')}; run with --resume to continue it or run rollback first`);
+  }
+  return new Map(inProgress.map((a) => [a.functionName, { previous: a.functionVersion, next: Object.keys(a.additionalWeights)[0]! }]));
+}
+
+/** Every alias back on its previous version with no extra weights, and the stage on the previous deployment. */
+export async function restore(aws: ShiftDeps['aws'], plan: Pick<ShiftPlan, 'functions' | 'restApiId' | 'stageName' | 'previousDeploymentId'>): Promise<void> {
+  await Promise.all(plan.functions.map((f) => aws.lambda.updateAlias(f.functionName, LIVE_ALIAS, f.previousVersion, {})));
+  if (plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.previousDeploymentId);
+}
+
+export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<ShiftOutcome> {
+  const { aws, signal } = deps;
+  const reporter = deps.reporter ?? silentReporter;
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? abortableSleep;
+  const pollMs = Math.max(0, Math.min(plan.alarmPollSeconds, 15)) * 1000;
+
+  const interrupted = async (step: number): Promise<never> => {
+    reporter.report({ level: 'warn', topic: 'release', message: `interrupted at ${step}%: restoring the previous versions`, data: { step } });
+    await restore(aws, plan);
+    throw new InterruptedError(`release interrupted at ${step}%; aliases and stage restored to the previous release`);
+  };
+  const check = async (step: number): Promise<ShiftOutcome | undefined> => {
+    if (plan.alarmNames.length === 0) return undefined;
+    const { firing } = await aws.cloudwatch.alarmsInAlarm(plan.alarmNames);
+    if (firing.length === 0) return undefined;
+    reporter.report({ level: 'warn', topic: 'release', message: `alarm ${firing.join(', ')} in ALARM at ${step}%: rolling back`, data: { step, alarms: firing } });
+    await restore(aws, plan);
+    return { kind: 'rolled-back', reason: `alarm ${firing.join(', ')} in ALARM at ${step}%`, alarms: firing, atStep: step };
+  };
+
+  if (signal?.aborted) await interrupted(0);
+  if (plan.newDeploymentId !== plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.newDeploymentId);
+  for (const step of plan.steps) {
+    if (signal?.aborted) await interrupted(step);
+    await Promise.all(
+      plan.functions.map((f) =>
+        step >= 100 || f.previousVersion === f.newVersion
+          ? aws.lambda.updateAlias(f.functionName, LIVE_ALIAS, f.newVersion, {})
+          : aws.lambda.updateAlias(f.functionName, LIVE_ALIAS, f.previousVersion, { [f.newVersion]: step / 100 }),
+      ),
+    );
+    reporter.report({ level: 'step', topic: 'release', message: `${step}% of traffic on the new versions`, data: { step } });
+    const rolled = await check(step);
+    if (rolled) return rolled;
+    if (step >= 100) break;
+    const until = now() + plan.bakeSeconds * 1000;
+    while (now() < until) {
+      await sleep(Math.min(pollMs || 1000, until - now()), signal);
+      if (signal?.aborted) await interrupted(step);
+      const r = await check(step);
+      if (r) return r;
+    }
+  }
+  return { kind: 'promoted', steps: [...plan.steps] };
+}

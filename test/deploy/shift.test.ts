@@ -1,0 +1,108 @@
+import { strict as assert } from 'node:assert';
+import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
+import { checkShiftLock, readAliases, shiftTraffic, type ShiftPlan } from '../../src/deploy/shift.ts';
+import { InterruptedError, UserInputError } from '../../src/errors.ts';
+import { RecordingReporter } from '../../src/reporter.ts';
+import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
+import { createFixture, type Fixture } from './fixture.ts';
+
+describe('deploy/shift: alias shift against the emulator', function () {
+  this.timeout(60_000);
+  let moto: Moto;
+  let aws: AwsApi;
+  let fx: Fixture;
+  let plan: ShiftPlan;
+
+  beforeEach(async () => {
+    moto = await getMoto();
+    await moto.reset();
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    aws = await createAwsApi({ region: moto.region, endpoint: moto.endpoint });
+    fx = await createFixture(moto);
+    await fx.changeFunctions('release 2');
+    const functions = [];
+    for (const fn of fx.functions) functions.push({ functionName: fn, previousVersion: '1', newVersion: await aws.lambda.publishVersion(fn) });
+    const newDeploymentId = await aws.apigateway.createDeployment(fx.restApiId, 'release 2');
+    plan = {
+      functions,
+      restApiId: fx.restApiId,
+      stageName: fx.stageName,
+      previousDeploymentId: fx.deploymentId,
+      newDeploymentId,
+      alarmNames: fx.alarmNames,
+      steps: [10, 50, 100],
+      bakeSeconds: 30,
+      alarmPollSeconds: 10,
+    };
+  });
+
+  /** A clock that advances by whatever is slept, so 30 s bakes take no wall time. */
+  function fakeClock(onSleep?: (n: number) => Promise<void>) {
+    let t = 0;
+    let n = 0;
+    const sleeps: number[] = [];
+    return {
+      sleeps,
+      now: () => t,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        t += ms;
+        await onSleep?.(++n);
+      },
+    };
+  }
+
+  it('the account guard passes for the emulator account and the plan promotes through 10/50/100', async () => {
+    assert.equal(await aws.callerAccount(), MOTO_ACCOUNT_ID);
+    const clock = fakeClock();
+    const reporter = new RecordingReporter();
+    const out = await shiftTraffic(plan, { aws, reporter, now: clock.now, sleep: clock.sleep });
+    assert.deepEqual(out, { kind: 'promoted', steps: [10, 50, 100] });
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '2', additionalWeights: {} });
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, plan.newDeploymentId);
+    // Two bakes of 30 s, polled every ≤ 10 s.
+    assert.deepEqual(clock.sleeps, [10_000, 10_000, 10_000, 10_000, 10_000, 10_000]);
+    assert.deepEqual(reporter.messages('release').filter((m) => m.includes('% of traffic')), ['10% of traffic on the new versions', '50% of traffic on the new versions', '100% of traffic on the new versions']);
+  });
+
+  it('mid-bake weights are on the alias; an alarm forced to ALARM rolls aliases and stage back', async () => {
+    let seen: Awaited<ReturnType<typeof readAliases>> | undefined;
+    const clock = fakeClock(async (n) => {
+      if (n === 4) {
+        seen = await readAliases(aws, fx.functions);
+        await fx.setAlarm('catalog-p99-latency', 'ALARM');
+      }
+    });
+    const out = await shiftTraffic(plan, { aws, now: clock.now, sleep: clock.sleep });
+    assert.equal(seen!.aliases[0]!.functionVersion, '1');
+    assert.deepEqual(seen!.aliases[0]!.additionalWeights, { '2': 0.5 });
+    assert.deepEqual(out, { kind: 'rolled-back', reason: 'alarm catalog-p99-latency in ALARM at 50%', alarms: ['catalog-p99-latency'], atStep: 50 });
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
+  });
+
+  it('an abort mid-bake restores the previous release and throws InterruptedError', async () => {
+    const ac = new AbortController();
+    const clock = fakeClock(async (n) => {
+      if (n === 2) ac.abort();
+    });
+    await assert.rejects(shiftTraffic(plan, { aws, signal: ac.signal, now: clock.now, sleep: clock.sleep }), InterruptedError);
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
+  });
+
+  it('a shift in progress is a lock: refused without resume, the versions returned with it', async () => {
+    await aws.lambda.updateAlias(fx.functions[0]!, 'live', '1', { '2': 0.1 });
+    await assert.rejects(checkShiftLock(aws, fx.functions, false), (e: unknown) => e instanceof UserInputError && /in progress on catalog-list-datasets \(1 \+ 2@10%\)/.test(e.message));
+    const resumed = await checkShiftLock(aws, fx.functions, true);
+    assert.deepEqual([...resumed!], [['catalog-list-datasets', { previous: '1', next: '2' }]]);
+    await aws.lambda.updateAlias(fx.functions[0]!, 'live', '1', {});
+    assert.equal(await checkShiftLock(aws, fx.functions, false), undefined);
+  });
+
+  it('stage variables are applied with replace', async () => {
+    await aws.apigateway.setStageVariables(fx.restApiId, fx.stageName, { drrIntegration: 'true', featureX: 'off' });
+    assert.deepEqual((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).variables, { drrIntegration: 'true', featureX: 'off' });
+  });
+});
