@@ -1,0 +1,223 @@
+/**
+ * release / rollback / status over existing stacks: targets come from the catalog-service and
+ * catalog-observability stack Outputs, every release writes a manifest to S3 so rollback and status
+ * work from any machine, and only the shift engine moves traffic.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AwsApi } from '../aws/index.ts';
+import { API_FUNCTIONS, type EnvConfig } from '../config/types.ts';
+import { DeployError, UserInputError } from '../errors.ts';
+import type { Reporter } from '../reporter.ts';
+import { silentReporter } from '../reporter.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
+import { checkShiftLock, LIVE_ALIAS, readAliases, shiftTraffic, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
+
+export interface ReleaseTargets {
+  /** Function name in AWS, by FunctionName<Pascal> output key. */
+  functions: string[];
+  restApiId: string;
+  stageName: string;
+  alarmNames: string[];
+}
+
+export interface ReleaseManifest {
+  releaseId: string;
+  env: string;
+  outcome: 'in-progress' | 'promoted' | 'rolled-back' | 'interrupted';
+  reason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  functions: { functionName: string; versionBefore: string; versionAfter: string }[];
+  restApiId: string;
+  stageName: string;
+  deploymentBefore: string;
+  deploymentAfter: string;
+  artifactKeys: Record<string, string>;
+  stageVariables: Record<string, string>;
+}
+
+const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+
+export async function resolveTargets(aws: Pick<AwsApi, 'cloudformation'>, config: EnvConfig): Promise<ReleaseTargets> {
+  const svc = await aws.cloudformation.describeStack('catalog-service');
+  const obs = await aws.cloudformation.describeStack('catalog-observability');
+  if (!svc) throw new DeployError(`--env ${config.name}: stack catalog-service does not exist; deploy it first`);
+  if (!obs) throw new DeployError(`--env ${config.name}: stack catalog-observability does not exist; deploy it first`);
+  const need = (stack: typeof svc, key: string) => {
+    const v = stack.outputs[key];
+    if (v === undefined) throw new DeployError(`stack ${stack.name} (${stack.status}) has no ${key} output`);
+    return v;
+  };
+  return {
+    functions: API_FUNCTIONS.map((fn) => need(svc, `FunctionName${pascal(fn)}`)),
+    restApiId: need(svc, 'RestApiId'),
+    stageName: need(svc, 'StageName'),
+    alarmNames: need(obs, 'AlarmNames')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}
+
+const releasesPrefix = (config: EnvConfig) => `${config.artifacts.prefix.replace(/\/+$/, '')}/releases/`;
+
+export async function writeManifest(aws: Pick<AwsApi, 's3'>, config: EnvConfig, m: ReleaseManifest): Promise<void> {
+  const body = canonicalJson(m);
+  await aws.s3.putObject(config.artifacts.bucket, `${releasesPrefix(config)}${m.releaseId}.json`, body, { contentType: 'application/json' });
+  await aws.s3.putObject(config.artifacts.bucket, `${releasesPrefix(config)}latest.json`, body, { contentType: 'application/json' });
+}
+
+export async function readManifest(aws: Pick<AwsApi, 's3'>, config: EnvConfig, id = 'latest'): Promise<ReleaseManifest | undefined> {
+  if (!/^[A-Za-z0-9-]+$/.test(id)) throw new UserInputError(`--to: "${id}" is not a release id`);
+  const bytes = await aws.s3.getObject(config.artifacts.bucket, `${releasesPrefix(config)}${id}.json`);
+  return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as ReleaseManifest) : undefined;
+}
+
+export async function listReleases(aws: Pick<AwsApi, 's3'>, config: EnvConfig): Promise<string[]> {
+  const keys = await aws.s3.listKeys(config.artifacts.bucket, releasesPrefix(config));
+  return keys
+    .map((k) => k.slice(releasesPrefix(config).length).replace(/\.json$/, ''))
+    .filter((id) => id !== 'latest')
+    .sort();
+}
+
+export function newReleaseId(now: Date): string {
+  return `r${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+}
+
+export interface ReleaseOptions extends Omit<ShiftDeps, 'aws'> {
+  bakeSeconds?: number;
+  resume?: boolean;
+  artifactKeys?: Record<string, string>;
+  /** Called with the plan when the env requires approval; false stops before any traffic moves. */
+  approve?: (plan: ShiftPlan) => Promise<boolean>;
+}
+
+export interface ReleaseResult {
+  releaseId: string;
+  outcome: ShiftOutcome;
+  manifest: ReleaseManifest;
+}
+
+export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
+  const reporter = opts.reporter ?? silentReporter;
+  const t = await resolveTargets(aws, config);
+  const resumed = await checkShiftLock(aws, t.functions, opts.resume ?? false);
+  const { aliases } = await readAliases(aws, t.functions);
+  const stage = await aws.apigateway.getStage(t.restApiId, t.stageName);
+  const functions = [];
+  for (const a of aliases) {
+    const r = resumed?.get(a.functionName);
+    const previousVersion = r?.previous ?? a.functionVersion;
+    const newVersion = r?.next ?? (await aws.lambda.publishVersion(a.functionName));
+    functions.push({ functionName: a.functionName, previousVersion, newVersion });
+  }
+  const releaseId = newReleaseId(new Date());
+  // On resume the stage already serves the interrupted shift's deployment; its predecessor is in that release's manifest.
+  const last = resumed ? await readManifest(aws, config) : undefined;
+  const previousDeploymentId = last?.deploymentBefore ?? stage.deploymentId;
+  const newDeploymentId = resumed && last ? last.deploymentAfter : await aws.apigateway.createDeployment(t.restApiId, `catalogctl release ${releaseId}`);
+  await aws.apigateway.setStageVariables(t.restApiId, t.stageName, config.api.stageVariables);
+  const plan: ShiftPlan = {
+    functions,
+    restApiId: t.restApiId,
+    stageName: t.stageName,
+    previousDeploymentId,
+    newDeploymentId,
+    alarmNames: t.alarmNames,
+    steps: config.release.trafficSteps,
+    bakeSeconds: opts.bakeSeconds ?? config.release.bakeSeconds,
+    alarmPollSeconds: config.release.alarmPollSeconds,
+  };
+  if (config.release.requireApproval) {
+    if (!opts.approve || !(await opts.approve(plan))) throw new UserInputError(`release: not approved; nothing was shifted (release ${releaseId})`);
+  }
+  const manifest: ReleaseManifest = {
+    releaseId,
+    env: config.name,
+    outcome: 'in-progress',
+    startedAt: new Date().toISOString(),
+    functions: functions.map((f) => ({ functionName: f.functionName, versionBefore: f.previousVersion, versionAfter: f.newVersion })),
+    restApiId: t.restApiId,
+    stageName: t.stageName,
+    deploymentBefore: previousDeploymentId,
+    deploymentAfter: newDeploymentId,
+    artifactKeys: opts.artifactKeys ?? {},
+    stageVariables: config.api.stageVariables,
+  };
+  await writeManifest(aws, config, manifest);
+  reporter.report({ level: 'step', topic: 'release', message: `release ${releaseId}: shifting ${functions.length} functions through ${plan.steps.join('/')}%`, data: { releaseId } });
+  let outcome: ShiftOutcome;
+  try {
+    outcome = await shiftTraffic(plan, { ...opts, aws });
+  } catch (err) {
+    await writeManifest(aws, config, { ...manifest, outcome: 'interrupted', reason: (err as Error).message, finishedAt: new Date().toISOString() });
+    throw err;
+  }
+  const final: ReleaseManifest = {
+    ...manifest,
+    outcome: outcome.kind,
+    ...(outcome.kind === 'rolled-back' ? { reason: outcome.reason } : {}),
+    finishedAt: new Date().toISOString(),
+  };
+  await writeManifest(aws, config, final);
+  return { releaseId, outcome, manifest: final };
+}
+
+export interface RollbackResult {
+  releaseId: string;
+  changed: string[];
+}
+
+/**
+ * Without `to`: back to what served before the latest release. With `to`: onto what release `to`
+ * promoted. Only what differs is changed, so a second run changes nothing.
+ */
+export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: string; reporter?: Reporter } = {}): Promise<RollbackResult> {
+  const m = await readManifest(aws, config, opts.to ?? 'latest');
+  if (!m) throw new UserInputError(opts.to ? `--to: no release ${opts.to} in s3://${config.artifacts.bucket}/${releasesPrefix(config)}` : `rollback: no release recorded for env ${config.name}`);
+  const changed: string[] = [];
+  for (const f of m.functions) {
+    const want = opts.to ? f.versionAfter : f.versionBefore;
+    const cur = await aws.lambda.getAlias(f.functionName, LIVE_ALIAS);
+    if (cur.functionVersion !== want || Object.keys(cur.additionalWeights).length) {
+      await aws.lambda.updateAlias(f.functionName, LIVE_ALIAS, want, {});
+      changed.push(`${f.functionName}:${LIVE_ALIAS} → ${want}`);
+    }
+  }
+  const wantDep = opts.to ? m.deploymentAfter : m.deploymentBefore;
+  const stage = await aws.apigateway.getStage(m.restApiId, m.stageName);
+  if (stage.deploymentId !== wantDep) {
+    await aws.apigateway.setStageDeployment(m.restApiId, m.stageName, wantDep);
+    changed.push(`stage ${m.stageName} → deployment ${wantDep}`);
+  }
+  for (const c of changed) opts.reporter?.report({ level: 'ok', topic: 'rollback', message: c });
+  return { releaseId: m.releaseId, changed };
+}
+
+export interface StatusReport {
+  env: string;
+  aliases: { functionName: string; version: string; weights: Record<string, number> }[];
+  stage: { restApiId: string; stageName: string; deploymentId: string };
+  shiftInProgress: boolean;
+  releases: { releaseId: string; outcome: string; startedAt: string; finishedAt?: string }[];
+}
+
+export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<StatusReport> {
+  const t = await resolveTargets(aws, config);
+  const { aliases, inProgress } = await readAliases(aws, t.functions);
+  const stage = await aws.apigateway.getStage(t.restApiId, t.stageName);
+  const ids = (await listReleases(aws, config)).slice(-last).reverse();
+  const releases = [];
+  for (const id of ids) {
+    const m = await readManifest(aws, config, id);
+    if (m) releases.push({ releaseId: m.releaseId, outcome: m.outcome, startedAt: m.startedAt, ...(m.finishedAt ? { finishedAt: m.finishedAt } : {}) });
+  }
+  return {
+    env: config.name,
+    aliases: aliases.map((a) => ({ functionName: a.functionName, version: a.functionVersion, weights: a.additionalWeights })),
+    stage: { restApiId: t.restApiId, stageName: t.stageName, deploymentId: stage.deploymentId },
+    shiftInProgress: inProgress.length > 0,
+    releases,
+  };
+}

@@ -1,0 +1,120 @@
+import { strict as assert } from 'node:assert';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
+import { loadEnv } from '../../src/config/load.ts';
+import type { EnvConfig } from '../../src/config/types.ts';
+import { readManifest, release, rollback, status } from '../../src/deploy/release.ts';
+import { UserInputError } from '../../src/errors.ts';
+import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { createFixture, type Fixture } from './fixture.ts';
+
+const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
+
+/**
+ * The two stacks release reads, created in the emulator from small templates holding only the
+ * Outputs release needs (one log group each, as a stack needs a resource); the resources those
+ * Outputs name come from the fixture, since the emulator's CloudFormation skips aliases, stages and alarms.
+ */
+async function createStacks(moto: Moto, fx: Fixture): Promise<void> {
+  const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
+  const keys = ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'];
+  const svcOutputs: Record<string, { Value: string }> = { RestApiId: { Value: fx.restApiId }, StageName: { Value: fx.stageName } };
+  keys.forEach((k, i) => (svcOutputs[`FunctionName${k}`] = { Value: FUNCTIONS[i]! }));
+  const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svcOutputs) }));
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
+}
+
+describe('deploy/release: release, rollback and status against the emulator', function () {
+  this.timeout(60_000);
+  let moto: Moto;
+  let aws: AwsApi;
+  let fx: Fixture;
+  let config: EnvConfig;
+  const instant = { bakeSeconds: 0 };
+
+  beforeEach(async () => {
+    moto = await getMoto();
+    await moto.reset();
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    fx = await createFixture(moto, FUNCTIONS);
+    await createStacks(moto, fx);
+    const dev = structuredClone(await loadEnv('dev')) as EnvConfig;
+    config = { ...dev, account: { ...dev.account, id: MOTO_ACCOUNT_ID }, artifacts: { bucket: 'catalog-artifacts', prefix: 'dev' } };
+    aws = await createGuardedAwsApi({ region: moto.region, endpoint: moto.endpoint }, config);
+  });
+
+  it('refuses credentials of another account with exit 2', async () => {
+    await assert.rejects(createGuardedAwsApi({ region: moto.region, endpoint: moto.endpoint }, { name: 'prod', account: { id: '999999999999' } }), (e: unknown) => e instanceof UserInputError && /account mismatch/.test(e.message));
+  });
+
+  it('a full release promotes every alias, applies stage variables and writes the manifest; rollback twice; status', async () => {
+    await fx.changeFunctions('r2');
+    const started = Date.now();
+    const r = await release(config, aws, { bakeSeconds: 0 });
+    const wallMs = Date.now() - started;
+    assert.equal(r.outcome.kind, 'promoted');
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '2', additionalWeights: {} });
+    const stage = await aws.apigateway.getStage(fx.restApiId, fx.stageName);
+    assert.equal(stage.deploymentId, r.manifest.deploymentAfter);
+    assert.notEqual(r.manifest.deploymentAfter, fx.deploymentId);
+    assert.deepEqual(stage.variables, config.api.stageVariables);
+    const latest = await readManifest(aws, config);
+    assert.equal(latest!.releaseId, r.releaseId);
+    assert.equal(latest!.outcome, 'promoted');
+    assert.deepEqual(latest!.functions[0], { functionName: FUNCTIONS[0], versionBefore: '1', versionAfter: '2' });
+    assert.deepEqual(await readManifest(aws, config, r.releaseId), latest);
+    console.log(`      release wall time with zero bake: ${wallMs} ms`);
+
+    const st = await status(config, aws);
+    assert.equal(st.shiftInProgress, false);
+    assert.deepEqual(st.releases.map((x) => [x.releaseId, x.outcome]), [[r.releaseId, 'promoted']]);
+    assert.equal(st.stage.deploymentId, r.manifest.deploymentAfter);
+
+    const first = await rollback(config, aws);
+    assert.equal(first.changed.length, FUNCTIONS.length + 1);
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
+    assert.deepEqual((await rollback(config, aws)).changed, []);
+    // --to puts the named release's versions back.
+    assert.equal((await rollback(config, aws, { to: r.releaseId })).changed.length, FUNCTIONS.length + 1);
+    assert.equal((await aws.lambda.getAlias(FUNCTIONS[0]!, 'live')).functionVersion, '2');
+  });
+
+  it('an alarm mid-bake rolls back and the manifest records it; the time to restore is measured', async () => {
+    await fx.changeFunctions('r2');
+    let alarmAt = 0;
+    const r = await release(config, aws, {
+      bakeSeconds: 30,
+      now: (() => {
+        let t = 0;
+        return () => (t += 1000);
+      })(),
+      sleep: async () => {
+        if (!alarmAt) {
+          alarmAt = performance.now();
+          await fx.setAlarm(fx.alarmNames[0]!, 'ALARM');
+        }
+      },
+    });
+    const restoredMs = performance.now() - alarmAt;
+    assert.equal(r.outcome.kind, 'rolled-back');
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.equal((await readManifest(aws, config))!.outcome, 'rolled-back');
+    console.log(`      SetAlarmState ALARM → all aliases restored (excluding the poll wait): ${restoredMs.toFixed(0)} ms`);
+    assert.deepEqual((await rollback(config, aws)).changed, []);
+  });
+
+  it('a shift in progress refuses a second release (exit 2); approval is required when the env says so', async () => {
+    await aws.lambda.updateAlias(FUNCTIONS[1]!, 'live', '1', { '2': 0.5 });
+    await assert.rejects(release(config, aws, instant), UserInputError);
+    await aws.lambda.updateAlias(FUNCTIONS[1]!, 'live', '1', {});
+    const gated = { ...config, release: { ...config.release, requireApproval: true } };
+    await fx.changeFunctions('r3');
+    await assert.rejects(release(gated, aws, { ...instant, approve: async () => false }), /not approved/);
+    for (const fn of FUNCTIONS) assert.equal((await aws.lambda.getAlias(fn, 'live')).functionVersion, '1');
+    const ok = await release(gated, aws, { ...instant, approve: async (plan) => plan.functions.length === 4 });
+    assert.equal(ok.outcome.kind, 'promoted');
+  });
+});
