@@ -117,7 +117,6 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
   const last = resumed ? await readManifest(aws, config) : undefined;
   const previousDeploymentId = last?.deploymentBefore ?? stage.deploymentId;
   const newDeploymentId = resumed && last ? last.deploymentAfter : await aws.apigateway.createDeployment(t.restApiId, `catalogctl release ${releaseId}`);
-  await aws.apigateway.setStageVariables(t.restApiId, t.stageName, config.api.stageVariables);
   const plan: ShiftPlan = {
     functions,
     restApiId: t.restApiId,
@@ -132,6 +131,8 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
   if (config.release.requireApproval) {
     if (!opts.approve || !(await opts.approve(plan))) throw new UserInputError(`release: not approved; nothing was shifted (release ${releaseId})`);
   }
+  // Stage variables take effect on the live stage at once, so only after approval.
+  await aws.apigateway.setStageVariables(t.restApiId, t.stageName, config.api.stageVariables);
   const manifest: ReleaseManifest = {
     releaseId,
     env: config.name,

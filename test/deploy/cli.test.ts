@@ -1,0 +1,97 @@
+import { strict as assert } from 'node:assert';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { runCli } from '../support/cli.ts';
+import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { createFixture, type Fixture } from './fixture.ts';
+
+const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
+
+/** Stacks holding only the Outputs release reads (the emulator's CloudFormation skips aliases, stages, alarms; the fixture makes those). */
+async function createStacks(moto: Moto, fx: Fixture): Promise<void> {
+  const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
+  const svc: Record<string, { Value: string }> = { RestApiId: { Value: fx.restApiId }, StageName: { Value: fx.stageName } };
+  ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'].forEach((k, i) => (svc[`FunctionName${k}`] = { Value: FUNCTIONS[i]! }));
+  const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc) }));
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
+}
+
+describe('catalogctl release / rollback / status (CLI, emulator)', function () {
+  this.timeout(120_000);
+  let moto: Moto;
+  let fx: Fixture;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const args = (cmd: string, ...more: string[]) => [cmd, '--env', 'dev', '--env-dir', dir, '--endpoint-url', moto.endpoint, ...more];
+
+  beforeEach(async () => {
+    moto = await getMoto();
+    await moto.reset();
+    fx = await createFixture(moto, FUNCTIONS);
+    await createStacks(moto, fx);
+    dir = await mkdtemp(join(tmpdir(), 'catalogctl-release-'));
+    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
+    await writeFile(join(dir, 'dev.yaml'), yaml);
+    env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: moto.region };
+  });
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  it('releases, shows status, rolls back twice; a shift in progress refuses a release; an alarm exits 3', async () => {
+    await fx.changeFunctions('r2');
+    const rel = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(rel.code, 0, rel.stderr);
+    assert.match(rel.stdout, /^release r\S+: promoted \(catalog-list-datasets v2, /);
+
+    const st = await runCli(args('status', '--json'), { env });
+    assert.equal(st.code, 0, st.stderr);
+    const s = JSON.parse(st.stdout) as { aliases: { version: string }[]; shiftInProgress: boolean; releases: { outcome: string }[] };
+    assert.deepEqual(s.aliases.map((a) => a.version), ['2', '2', '2', '2']);
+    assert.equal(s.shiftInProgress, false);
+    assert.deepEqual(s.releases.map((r) => r.outcome), ['promoted']);
+    const text = await runCli(args('status'), { env });
+    assert.match(text.stdout, /catalog-get-dataset {2}v2 100%/);
+
+    const rb1 = await runCli(args('rollback'), { env });
+    assert.equal(rb1.code, 0, rb1.stderr);
+    assert.match(rb1.stdout, /catalog-list-datasets:live → 1/);
+    const rb2 = await runCli(args('rollback'), { env });
+    assert.match(rb2.stdout, /already in place, nothing changed/);
+
+    const { LambdaClient, UpdateAliasCommand } = await import('@aws-sdk/client-lambda');
+    const lambda = new LambdaClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
+    await lambda.send(new UpdateAliasCommand({ FunctionName: FUNCTIONS[0], Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } } }));
+    const locked = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(locked.code, 2);
+    assert.match(locked.stderr, /traffic shift is in progress on catalog-list-datasets/);
+    assert.match((await runCli(args('status'), { env })).stdout, /catalog-list-datasets {2}v1 90%, v2 10%/);
+    await runCli(args('rollback'), { env });
+
+    await fx.setAlarm(fx.alarmNames[0]!, 'ALARM');
+    await fx.changeFunctions('r3');
+    const alarmed = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(alarmed.code, 3, alarmed.stderr);
+    assert.match(alarmed.stderr, /rolled back: alarm catalog-api-5xx in ALARM at 10%/);
+  });
+
+  it('refuses another account (exit 2) and, when approval is required, a run without a terminal or --approve (exit 2)', async () => {
+    const other = await runCli(['release', '--env', 'dev', '--endpoint-url', moto.endpoint], { env });
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /account mismatch/);
+    const p = join(dir, 'dev.yaml');
+    await writeFile(p, (await readFile(p, 'utf8')).replace(/requireApproval: false/, 'requireApproval: true'));
+    const noTty = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(noTty.code, 2);
+    assert.match(noTty.stderr, /requires approval; pass --approve/);
+    const approved = await runCli(args('release', '--bake', '0', '--approve'), { env });
+    assert.equal(approved.code, 0, approved.stderr);
+  });
+
+  it('diff and deploy say they are not available (exit 2)', async () => {
+    const r = await runCli(['diff', '--env', 'dev'], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /not available in this version/);
+  });
+});
