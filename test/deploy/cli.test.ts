@@ -94,4 +94,28 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /not available in this version/);
   });
+
+  it('SIGTERM during a bake restores the previous release and exits 130', async () => {
+    await fx.changeFunctions('r2');
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../support/cli.ts');
+    const child = spawn(process.execPath, [CLI, ...args('release', '--bake', '60')], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const code = await new Promise<number | null>((res) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        // Twice, as an impatient user would: the second must not cut the restore short.
+        if (/10% of traffic/.test(stderr) && !child.killed) {
+          child.kill('SIGTERM');
+          child.kill('SIGTERM');
+        }
+      });
+      child.on('close', (c) => res(c));
+    });
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted at 10%/);
+    const st = JSON.parse((await runCli(args('status', '--json'), { env })).stdout) as { aliases: { version: string; weights: object }[]; stage: { deploymentId: string } };
+    assert.deepEqual(st.aliases.map((a) => [a.version, a.weights]), FUNCTIONS.map(() => ['1', {}]));
+    assert.equal(st.stage.deploymentId, fx.deploymentId);
+  });
 });

@@ -117,4 +117,25 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     const ok = await release(gated, aws, { ...instant, approve: async (plan) => plan.functions.length === 4 });
     assert.equal(ok.outcome.kind, 'promoted');
   });
+
+  it('a shift broken off by a failure stays locked and --resume finishes it onto the same versions and deployment', async () => {
+    await fx.changeFunctions('r2');
+    const broken = release(config, aws, {
+      bakeSeconds: 30,
+      now: () => 0,
+      sleep: async () => {
+        throw new Error('network gone');
+      },
+    });
+    await assert.rejects(broken, /network gone/);
+    const first = (await readManifest(aws, config))!;
+    assert.equal(first.outcome, 'interrupted');
+    assert.deepEqual(await aws.lambda.getAlias(FUNCTIONS[0]!, 'live'), { functionVersion: '1', additionalWeights: { '2': 0.1 } });
+    await assert.rejects(release(config, aws, instant), /in progress/);
+    const resumed = await release(config, aws, { ...instant, resume: true });
+    assert.equal(resumed.outcome.kind, 'promoted');
+    assert.equal(resumed.manifest.deploymentBefore, fx.deploymentId);
+    assert.equal(resumed.manifest.deploymentAfter, first.deploymentAfter);
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '2', additionalWeights: {} });
+  });
 });

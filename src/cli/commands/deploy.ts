@@ -59,8 +59,9 @@ export function registerDeployCommands(program: Command): void {
       const { release } = await import('../../deploy/release.ts');
       const { cliReporter } = await import('../output.ts');
       const abort = new AbortController();
+      // Kept for the whole release so a second Ctrl-C cannot kill the restore half-way.
       const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       try {
         const r = await release(config, aws, {
           bakeSeconds: flags.bake === undefined ? undefined : Number(flags.bake),
