@@ -41,6 +41,11 @@ export interface ShiftDeps {
   now?: () => number;
   /** Resolves after `ms`, or early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Checked before each traffic step (e.g. `catalogctl verify` against the stage); a failure rolls
+   * back like an alarm does.
+   */
+  gate?: (step: number) => Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -109,6 +114,14 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
   if (plan.newDeploymentId !== plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.newDeploymentId);
   for (const step of plan.steps) {
     if (signal?.aborted) await interrupted(step);
+    if (deps.gate) {
+      const g = await deps.gate(step);
+      if (!g.ok) {
+        reporter.report({ level: 'warn', topic: 'release', message: `gate failed before ${step}%: ${g.reason}; rolling back`, data: { step } });
+        await restore(aws, plan);
+        return { kind: 'rolled-back', reason: `gate failed before ${step}%: ${g.reason}`, alarms: [], atStep: step };
+      }
+    }
     await Promise.all(
       plan.functions.map((f) =>
         step >= 100 || f.previousVersion === f.newVersion

@@ -105,4 +105,22 @@ describe('deploy/shift: alias shift against the emulator', function () {
     await aws.apigateway.setStageVariables(fx.restApiId, fx.stageName, { drrIntegration: 'true', featureX: 'off' });
     assert.deepEqual((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).variables, { drrIntegration: 'true', featureX: 'off' });
   });
+
+  it('checks the gate before every step; a failing gate rolls back like an alarm', async () => {
+    const clock = fakeClock();
+    const asked: number[] = [];
+    const out = await shiftTraffic(plan, {
+      aws,
+      now: clock.now,
+      sleep: clock.sleep,
+      gate: async (step) => {
+        asked.push(step);
+        return step < 50 ? { ok: true } : { ok: false, reason: 'verify failed health' };
+      },
+    });
+    assert.deepEqual(asked, [10, 50]);
+    assert.deepEqual(out, { kind: 'rolled-back', reason: 'gate failed before 50%: verify failed health', alarms: [], atStep: 50 });
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, plan.previousDeploymentId);
+  });
 });

@@ -34,6 +34,18 @@ async function connect(flags: AwsFlags) {
   return { config, aws };
 }
 
+/** The seed's deployment verification against the stage, as a gate before each traffic step. */
+async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envName: string, requests: number) {
+  const stack = await aws.cloudformation.describeStack('catalog-service');
+  const baseUrl = stack?.outputs.ApiUrl;
+  if (!baseUrl) throw new DeployError(`--verify: stack catalog-service of ${envName} has no ApiUrl output`);
+  const { verify, failingChecks } = await import('../../verify/index.ts');
+  return async () => {
+    const report = await verify({ baseUrl, token: process.env.CATALOGCTL_TOKEN || undefined, requests, databaseUrl: process.env.DATABASE_URL || undefined });
+    return report.ok ? ({ ok: true } as const) : ({ ok: false, reason: `verify failed ${failingChecks(report).join(', ')}` } as const);
+  };
+}
+
 const pct = (w: number) => `${Math.round(w * 1000) / 10}%`;
 
 export function registerDeployCommands(program: Command): void {
@@ -52,10 +64,14 @@ export function registerDeployCommands(program: Command): void {
     .option('--bake <seconds>', "bake time after each traffic step (default: the env file's)")
     .option('--approve', 'approve the shift without an interactive confirmation')
     .option('--resume', 'continue a shift left in progress instead of refusing')
+    .option('--verify', "gate every traffic step on `catalogctl verify` against the stage's ApiUrl (token: $CATALOGCTL_TOKEN)")
+    .option('--verify-requests <n>', 'health probe requests per gate', '20')
     .addHelpText('after', '\nExit codes: 0 promoted, 2 bad input / not approved / shift in progress, 3 alarm rollback, 130 interrupted (previous release restored).')
-    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean }) => {
+    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; verify?: boolean; verifyRequests: string }) => {
       if (flags.bake !== undefined && !/^\d{1,5}$/.test(flags.bake)) throw new UserInputError(`--bake: must be whole seconds, got "${flags.bake}"`);
+      if (!/^[1-9]\d{0,3}$/.test(flags.verifyRequests)) throw new UserInputError(`--verify-requests: must be a whole number from 1 to 9999, got "${flags.verifyRequests}"`);
       const { config, aws } = await connect(flags);
+      const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests)) : undefined;
       const { release } = await import('../../deploy/release.ts');
       const { cliReporter } = await import('../output.ts');
       const abort = new AbortController();
@@ -67,6 +83,7 @@ export function registerDeployCommands(program: Command): void {
           bakeSeconds: flags.bake === undefined ? undefined : Number(flags.bake),
           resume: flags.resume,
           signal: abort.signal,
+          gate,
           reporter: cliReporter(),
           approve: async (plan) => {
             if (flags.approve) return true;
