@@ -34,7 +34,10 @@ function propertyLines(p: PropertyChange, style: PlanStyle): string[] {
   const tags = [p.replacement === 'yes' ? style.warn('requires replacement') : p.replacement === 'maybe' ? style.warn('may require replacement') : '', p.causedBy ? `from parameter ${p.causedBy}` : '']
     .filter(Boolean)
     .join(', ');
-  return [`      ${p.name}${tags ? `  (${tags})` : ''}`, `        ${style.remove(`- ${value(p.before)}`)}`, `        ${style.add(`+ ${value(p.after)}`)}`];
+  const head = `      ${p.name}${tags ? `  (${tags})` : ''}`;
+  // A change set without property values (older API, or values resolved at deploy) names the property only.
+  if (p.before === undefined && p.after === undefined) return [head];
+  return [head, `        ${style.remove(`- ${value(p.before)}`)}`, `        ${style.add(`+ ${value(p.after)}`)}`];
 }
 
 function resourceLines(r: ResourcePlan, withProperties: boolean, style: PlanStyle): string[] {

@@ -1,0 +1,249 @@
+/**
+ * CloudFormation behaviour the local emulator cannot produce, as scripted SDK responses
+ * (aws-sdk-client-mock on the real CloudFormationClient, behind the real src/aws/cloudformation.ts).
+ * Each response is written from the CloudFormation API reference:
+ * - a change set without changes: CreateChangeSet succeeds, DescribeChangeSet then reports
+ *   Status FAILED with "The submitted information didn't contain changes…";
+ * - a failed change set (Status FAILED with another StatusReason);
+ * - change sets that are CREATE_PENDING / CREATE_IN_PROGRESS before CREATE_COMPLETE, with
+ *   Details naming a ParameterReference as the cause and RequiresRecreation values;
+ * - updates that fail (UPDATE_FAILED events) and end in UPDATE_ROLLBACK_COMPLETE, creations that
+ *   end in ROLLBACK_COMPLETE, stacks found in ROLLBACK_COMPLETE / UPDATE_ROLLBACK_FAILED / *_IN_PROGRESS;
+ * - throttling (ThrottlingException "Rate exceeded").
+ */
+import { strict as assert } from 'node:assert';
+import {
+  CloudFormationClient,
+  CreateChangeSetCommand,
+  CreateStackCommand,
+  DeleteChangeSetCommand,
+  DescribeChangeSetCommand,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  GetTemplateCommand,
+  type ResourceStatus,
+  type Stack,
+  type StackEvent,
+  type StackStatus,
+} from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createCloudFormationApi } from '../../src/aws/cloudformation.ts';
+import type { S3Api } from '../../src/aws/s3.ts';
+import type { EnvConfig, StackName } from '../../src/config/types.ts';
+import { formatPlans } from '../../src/deploy/print-plan.ts';
+import { deployStacks, diffStacks, type StackDeps, type StackTemplates } from '../../src/deploy/stacks.ts';
+import { DeployError } from '../../src/errors.ts';
+import { RecordingReporter } from '../../src/reporter.ts';
+import { fixtureTemplates, testConfig } from './stack-fixtures.ts';
+
+const NO_CHANGES_REASON = "The submitted information didn't contain changes. Submit different information to create a change set.";
+const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+const missing = (name: string) => Object.assign(new Error(`Stack with id ${name} does not exist`), { name: 'ValidationError', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+
+const NETWORK_OUTPUTS = [
+  { OutputKey: 'SubnetIds', OutputValue: 'subnet-1,subnet-2' },
+  { OutputKey: 'DbSecurityGroupId', OutputValue: 'sg-db' },
+  { OutputKey: 'LambdaSecurityGroupId', OutputValue: 'sg-fn' },
+  { OutputKey: 'VpcId', OutputValue: 'vpc-1' },
+];
+
+function stack(name: string, status: string, extra: Partial<Stack> = {}): { Stacks: Stack[] } {
+  return { Stacks: [{ StackName: name, StackStatus: status as StackStatus, CreationTime: new Date(0), ...extra }] };
+}
+
+function event(id: string, logicalId: string, status: string, reason?: string): StackEvent {
+  return { EventId: id, StackId: 'id', StackName: 'catalog-storage', LogicalResourceId: logicalId, ResourceType: 'AWS::RDS::DBSubnetGroup', ResourceStatus: status as ResourceStatus, ResourceStatusReason: reason, Timestamp: new Date(0) };
+}
+
+describe('deploy/stacks: CloudFormation states the emulator cannot produce (scripted responses)', () => {
+  const cf = mockClient(CloudFormationClient);
+  let config: EnvConfig;
+  let templates: StackTemplates;
+  let deps: StackDeps & { reporter: RecordingReporter };
+  let sleeps: number[];
+
+  before(async () => {
+    config = await testConfig();
+    templates = fixtureTemplates(config);
+  });
+
+  beforeEach(async () => {
+    cf.reset();
+    sleeps = [];
+    const unused = () => Promise.reject(new Error('not used by these tests'));
+    deps = {
+      aws: {
+        cloudformation: await createCloudFormationApi({ region: 'us-east-1' }),
+        s3: { headObject: unused, putObject: unused, getObject: unused, listKeys: unused, deleteObject: unused } as S3Api,
+        lambda: { getAlias: unused, updateAlias: unused, publishVersion: unused } as never,
+        apigateway: { getStage: unused } as never,
+      },
+      reporter: new RecordingReporter(),
+      pollMs: 5000,
+      now: () => 0,
+      sleep: async (ms) => void sleeps.push(ms),
+    };
+    // Every stack but network and storage is absent unless a test says otherwise.
+    cf.on(DescribeStacksCommand).rejects(missing('other'));
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-network' }).resolves(stack('catalog-network', 'UPDATE_COMPLETE', { Outputs: NETWORK_OUTPUTS }));
+    cf.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify(templates['catalog-storage']) });
+    cf.on(DescribeStackEventsCommand).resolves({ StackEvents: [event('old-1', 'catalog-storage', 'UPDATE_COMPLETE')] });
+  });
+
+  const storageOnly = { only: ['catalog-storage'] as StackName[] };
+  const storageParams = { Parameters: [{ ParameterKey: 'SubnetIds', ParameterValue: 'subnet-1,subnet-2' }, { ParameterKey: 'DbSecurityGroupId', ParameterValue: 'sg-db' }] };
+
+  it('a change set that "didn\'t contain changes" is a success with nothing executed, and is deleted', async () => {
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', 'UPDATE_COMPLETE', storageParams));
+    cf.on(CreateChangeSetCommand).resolves({ Id: 'cs-1' });
+    cf.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', ExecutionStatus: 'UNAVAILABLE', StatusReason: NO_CHANGES_REASON });
+    const out = await deployStacks({ config, templates, ...storageOnly }, deps);
+    assert.deepEqual(out.stacks.map((s) => s.kind), ['no-changes']);
+    assert.equal(cf.commandCalls(ExecuteChangeSetCommand).length, 0);
+    assert.equal(cf.commandCalls(DeleteChangeSetCommand).length, 1);
+    // The storage stack was fed the network stack's Outputs.
+    const input = cf.commandCalls(CreateChangeSetCommand)[0]!.args[0].input;
+    assert.deepEqual(input.Parameters, [{ ParameterKey: 'DbSecurityGroupId', ParameterValue: 'sg-db' }, { ParameterKey: 'SubnetIds', ParameterValue: 'subnet-1,subnet-2' }]);
+    assert.deepEqual(input.Capabilities, ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM']);
+
+    const diff = await diffStacks({ config, templates, ...storageOnly }, deps);
+    assert.equal(formatPlans(diff.plans), 'catalog-storage: no changes\n');
+    assert.equal(cf.commandCalls(DeleteChangeSetCommand).length, 2);
+  });
+
+  it('a failed change set stops the deploy with its reason (exit 3 from the CLI) and is deleted', async () => {
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', 'UPDATE_COMPLETE', storageParams));
+    cf.on(CreateChangeSetCommand).resolves({ Id: 'cs-1' });
+    cf.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', ExecutionStatus: 'UNAVAILABLE', StatusReason: 'Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template' });
+    const out = await deployStacks({ config, templates, ...storageOnly }, deps);
+    assert.deepEqual(out.failed, { stack: 'catalog-storage', kind: 'failed', status: 'CHANGE_SET_FAILED', failures: [], advice: 'change set failed: Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template' });
+    assert.equal(cf.commandCalls(ExecuteChangeSetCommand).length, 0);
+    assert.equal(cf.commandCalls(DeleteChangeSetCommand).length, 1);
+    await assert.rejects(diffStacks({ config, templates, ...storageOnly }, deps), (e: unknown) => e instanceof DeployError && /catalog-storage: change set failed: Template format error/.test(e.message));
+  });
+
+  it('a pending change set is waited for; parameter-caused and conditional replacements show in the plan', async () => {
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'SubnetIds', ParameterValue: 'subnet-0,subnet-2' }, { ParameterKey: 'DbSecurityGroupId', ParameterValue: 'sg-db' }] }));
+    cf.on(CreateChangeSetCommand).resolves({ Id: 'cs-1' });
+    cf.on(DescribeChangeSetCommand)
+      .resolvesOnce({ Status: 'CREATE_PENDING', ExecutionStatus: 'UNAVAILABLE' })
+      .resolvesOnce({ Status: 'CREATE_IN_PROGRESS', ExecutionStatus: 'UNAVAILABLE' })
+      .resolves({
+        Status: 'CREATE_COMPLETE',
+        ExecutionStatus: 'AVAILABLE',
+        Changes: [
+          {
+            Type: 'Resource',
+            ResourceChange: {
+              Action: 'Modify',
+              LogicalResourceId: 'DbSubnetGroup',
+              PhysicalResourceId: 'catalog-subnets',
+              ResourceType: 'AWS::RDS::DBSubnetGroup',
+              Replacement: 'Conditional',
+              Scope: ['Properties'],
+              Details: [
+                { Target: { Attribute: 'Properties', Name: 'SubnetIds', RequiresRecreation: 'Conditionally' }, Evaluation: 'Static', ChangeSource: 'ParameterReference', CausingEntity: 'SubnetIds' },
+              ],
+            },
+          },
+        ],
+      });
+    const { plans } = await diffStacks({ config, templates, ...storageOnly }, deps);
+    assert.deepEqual(sleeps, [5000, 5000]);
+    assert.equal(
+      formatPlans(plans),
+      [
+        'catalog-storage: 1 to change, 1 replaced',
+        '  ~ DbSubnetGroup  AWS::RDS::DBSubnetGroup  modify  may replace',
+        '      SubnetIds  (may require replacement, from parameter SubnetIds)',
+        '  parameters:',
+        '    SubnetIds: "subnet-0,subnet-2" → "subnet-1,subnet-2"  (upstream)',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(cf.commandCalls(DeleteChangeSetCommand).length, 1);
+  });
+
+  it('an update that fails prints the failing events and ends in UPDATE_ROLLBACK_COMPLETE with what to do', async () => {
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' })
+      .resolvesOnce(stack('catalog-storage', 'UPDATE_COMPLETE', storageParams))
+      .resolvesOnce(stack('catalog-storage', 'UPDATE_IN_PROGRESS'))
+      .resolvesOnce(stack('catalog-storage', 'UPDATE_ROLLBACK_IN_PROGRESS'))
+      .resolves(stack('catalog-storage', 'UPDATE_ROLLBACK_COMPLETE'));
+    cf.on(CreateChangeSetCommand).resolves({ Id: 'cs-1' });
+    cf.on(DescribeChangeSetCommand).resolves({
+      Status: 'CREATE_COMPLETE',
+      ExecutionStatus: 'AVAILABLE',
+      Changes: [{ Type: 'Resource', ResourceChange: { Action: 'Modify', LogicalResourceId: 'DbSubnetGroup', ResourceType: 'AWS::RDS::DBSubnetGroup', Replacement: 'False' } }],
+    });
+    cf.on(ExecuteChangeSetCommand).resolves({});
+    const failure = event('e-3', 'DbSubnetGroup', 'UPDATE_FAILED', "Resource handler returned message: \"The subnet ID 'subnet-1' does not exist\"");
+    cf.on(DescribeStackEventsCommand)
+      .resolvesOnce({ StackEvents: [event('old-1', 'catalog-storage', 'UPDATE_COMPLETE')] })
+      .resolvesOnce({ StackEvents: [event('e-2', 'DbSubnetGroup', 'UPDATE_IN_PROGRESS'), event('e-1', 'catalog-storage', 'UPDATE_IN_PROGRESS', 'User Initiated'), event('old-1', 'catalog-storage', 'UPDATE_COMPLETE')] })
+      .resolvesOnce({ StackEvents: [event('e-4', 'catalog-storage', 'UPDATE_ROLLBACK_IN_PROGRESS', 'The following resource(s) failed to update: [DbSubnetGroup].'), failure, event('e-2', 'x', 'x')] })
+      .resolves({ StackEvents: [event('e-5', 'catalog-storage', 'UPDATE_ROLLBACK_COMPLETE'), event('e-4', 'x', 'x')] });
+    const out = await deployStacks({ config, templates, ...storageOnly }, deps);
+    assert.equal(out.failed?.kind, 'failed');
+    assert.equal(out.failed.status, 'UPDATE_ROLLBACK_COMPLETE');
+    assert.deepEqual(out.failed.failures.map((f) => [f.logicalId, f.status]), [['DbSubnetGroup', 'UPDATE_FAILED']]);
+    assert.match(out.failed.advice, /put the stack back as it was; fix the cause above and deploy again/);
+    const lines = deps.reporter.messages('deploy');
+    // Each event once, oldest first.
+    assert.deepEqual(lines.filter((l) => l.startsWith('catalog-storage  ')), [
+      'catalog-storage  catalog-storage  UPDATE_IN_PROGRESS  User Initiated',
+      'catalog-storage  DbSubnetGroup  UPDATE_IN_PROGRESS',
+      `catalog-storage  DbSubnetGroup  UPDATE_FAILED  ${failure.ResourceStatusReason}`,
+      'catalog-storage  catalog-storage  UPDATE_ROLLBACK_IN_PROGRESS  The following resource(s) failed to update: [DbSubnetGroup].',
+      'catalog-storage  catalog-storage  UPDATE_ROLLBACK_COMPLETE',
+    ]);
+    assert.ok(deps.reporter.events.some((e) => e.level === 'warn' && e.message.includes('UPDATE_FAILED')));
+  });
+
+  it('a new stack whose creation fails ends in ROLLBACK_COMPLETE with the delete-and-retry advice', async () => {
+    cf.on(CreateStackCommand).resolves({ StackId: 'id' });
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' })
+      .rejectsOnce(missing('catalog-storage'))
+      .resolvesOnce(stack('catalog-storage', 'CREATE_IN_PROGRESS'))
+      .resolves(stack('catalog-storage', 'ROLLBACK_COMPLETE'));
+    cf.on(DescribeStackEventsCommand).resolves({ StackEvents: [event('e-3', 'catalog-storage', 'ROLLBACK_COMPLETE'), event('e-2', 'DbSubnetGroup', 'CREATE_FAILED', 'Some input subnets are invalid.'), event('e-1', 'catalog-storage', 'CREATE_IN_PROGRESS', 'User Initiated')] });
+    const out = await deployStacks({ config, templates, ...storageOnly }, deps);
+    assert.equal(out.failed?.status, 'ROLLBACK_COMPLETE');
+    assert.match(out.failed.advice, /delete it \(aws cloudformation delete-stack --stack-name catalog-storage\), fix the cause, and deploy again/);
+    assert.deepEqual(out.failed.kind === 'failed' && out.failed.failures.map((f) => f.reason), ['Some input subnets are invalid.']);
+    assert.equal(cf.commandCalls(CreateStackCommand)[0]!.args[0].input.OnFailure, 'ROLLBACK');
+  });
+
+  for (const [status, advice] of [
+    ['ROLLBACK_COMPLETE', /creation failed and it cannot be updated: delete it \(aws cloudformation delete-stack --stack-name catalog-storage\)/],
+    ['UPDATE_ROLLBACK_FAILED', /run aws cloudformation continue-update-rollback --stack-name catalog-storage/],
+    ['UPDATE_IN_PROGRESS', /another operation is running on it \(UPDATE_IN_PROGRESS\): wait for it to finish/],
+    ['REVIEW_IN_PROGRESS', /unexecuted change set made by another tool/],
+  ] as const) {
+    it(`a stack found in ${status} is not touched; deploy and diff say what to do`, async () => {
+      cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', status));
+      const out = await deployStacks({ config, templates, ...storageOnly }, deps);
+      assert.equal(out.failed?.kind, 'blocked');
+      assert.match(out.failed.advice, advice);
+      const { plans } = await diffStacks({ config, templates, ...storageOnly }, deps);
+      assert.match(formatPlans(plans), new RegExp(`catalog-storage: cannot deploy \\(${status}\\)\\n  `));
+      assert.equal(cf.commandCalls(CreateChangeSetCommand).length + cf.commandCalls(CreateStackCommand).length, 0);
+    });
+  }
+
+  it('throttling is waited out with backoff; throttling that never ends is a deploy failure', async () => {
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', 'UPDATE_COMPLETE', storageParams));
+    cf.on(CreateChangeSetCommand).rejectsOnce(throttled()).resolves({ Id: 'cs-1' });
+    cf.on(DescribeChangeSetCommand).rejectsOnce(throttled()).rejectsOnce(throttled()).resolves({ Status: 'FAILED', StatusReason: NO_CHANGES_REASON });
+    const out = await deployStacks({ config, templates, ...storageOnly }, deps);
+    assert.deepEqual(out.stacks.map((s) => s.kind), ['no-changes']);
+    assert.deepEqual(sleeps, [1000, 1000, 2000]);
+    assert.equal(cf.commandCalls(CreateChangeSetCommand).length, 2);
+
+    cf.on(DescribeChangeSetCommand).rejects(throttled());
+    sleeps.length = 0;
+    await assert.rejects(deployStacks({ config, templates, ...storageOnly }, deps), (e: unknown) => e instanceof DeployError && /catalog-storage: DescribeChangeSet: Rate exceeded/.test(e.message));
+    assert.deepEqual(sleeps, [1000, 2000, 4000, 8000, 16000, 20000, 20000, 20000]);
+  });
+});
