@@ -1,13 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UserInputError } from '../../errors.ts';
 
-// diff and deploy (change sets) are registered so `--help` shows the whole tool, but this version
-// does not carry them yet: they refuse cleanly instead of half-working.
-const PLANNED: Record<string, string> = {
-  diff: 'Show the change sets a deploy would execute, per stack',
-  deploy: 'Create and execute change sets in stack order',
-};
-
 interface AwsFlags {
   env: string;
   envDir: string;
@@ -46,19 +39,129 @@ async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envNa
   };
 }
 
+interface StackFlags extends AwsFlags {
+  stack?: string[];
+  templatesDir?: string;
+  artifacts?: string;
+  json?: boolean;
+}
+
+/** --stack (repeatable) checked against the five names; --artifacts read as a package manifest. */
+async function stackOptions(flags: StackFlags) {
+  const { STACK_NAMES } = await import('../../config/types.ts');
+  for (const s of flags.stack ?? []) {
+    if (!(STACK_NAMES as readonly string[]).includes(s)) throw new UserInputError(`--stack: "${s}" is not one of ${STACK_NAMES.join(', ')}`);
+  }
+  let codeKeys;
+  if (flags.artifacts) {
+    const { readFile } = await import('node:fs/promises');
+    const { codeKeysFromManifest } = await import('../../deploy/params.ts');
+    let manifest;
+    try {
+      manifest = JSON.parse(await readFile(flags.artifacts, 'utf8'));
+    } catch (err) {
+      throw new UserInputError(`--artifacts: cannot read ${flags.artifacts}: ${(err as Error).message}`);
+    }
+    if (typeof manifest?.functions !== 'object') throw new UserInputError(`--artifacts: ${flags.artifacts} is not a package manifest (no "functions")`);
+    codeKeys = codeKeysFromManifest(manifest);
+  }
+  let templates;
+  if (flags.templatesDir) {
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    templates = {} as Record<(typeof STACK_NAMES)[number], Record<string, unknown>>;
+    for (const s of STACK_NAMES) {
+      const file = join(flags.templatesDir, `${s}.json`);
+      try {
+        templates[s] = JSON.parse(await readFile(file, 'utf8'));
+      } catch (err) {
+        throw new UserInputError(`--templates-dir: cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return { only: flags.stack?.length ? (flags.stack as (typeof STACK_NAMES)[number][]) : undefined, codeKeys, templates };
+}
+
+async function planStyle() {
+  const { plainPlanStyle } = await import('../../deploy/print-plan.ts');
+  if (!process.stdout.isTTY || process.env.NO_COLOR) return plainPlanStyle;
+  const { default: chalk } = await import('chalk');
+  return { add: chalk.green, remove: chalk.red, modify: chalk.yellow, warn: chalk.magenta, dim: chalk.dim, bold: chalk.bold };
+}
+
+/** diff and deploy: change sets over the five stacks. */
+function registerStackCommands(program: Command): void {
+  const stackOption = (cmd: Command) =>
+    cmd
+      .option('--stack <name>', 'only this stack (repeatable); the others\' Outputs are still read', (v: string, acc: string[] = []) => [...acc, v])
+      .option('--artifacts <manifest.json>', 'code to deploy: a `catalogctl package` manifest (default: keep the deployed code)')
+      .option('--templates-dir <dir>', 'deploy the <stack>.json files in this directory, e.g. the reviewed templates-out/<env> (default: render from the env file)');
+
+  stackOption(awsOptions(program.command('diff').description('Show what a deploy would change, per stack, from one change set each (deleted afterwards)')))
+    .option('--json', 'print the plans as JSON')
+    .addHelpText('after', '\nExit codes: 0 plan shown (with or without changes), 2 bad input / account mismatch, 3 AWS failure.')
+    .action(async (flags: StackFlags) => {
+      const { config, aws } = await connect(flags);
+      const { only, codeKeys, templates } = await stackOptions(flags);
+      const { diffStacks } = await import('../../deploy/stacks.ts');
+      const { formatPlans } = await import('../../deploy/print-plan.ts');
+      const { cliReporter } = await import('../output.ts');
+      const { plans, shifting } = await diffStacks({ config, only, codeKeys, templates }, { aws, reporter: cliReporter() });
+      if (flags.json) {
+        const { canonicalJson } = await import('../../util/canonical-json.ts');
+        process.stdout.write(canonicalJson({ env: config.name, plans, shiftInProgress: shifting }));
+        return;
+      }
+      process.stdout.write(formatPlans(plans, await planStyle()));
+      if (shifting.length) process.stdout.write(`\nnote: a traffic shift is in progress on ${shifting.join(', ')}; deploy refuses until it is finished or rolled back\n`);
+    });
+
+  stackOption(awsOptions(program.command('deploy').description('Create or update the stacks in order network → storage → secrets → service → observability')))
+    .addHelpText(
+      'after',
+      `
+New stacks are created directly; existing ones are updated through a change set whose plan is
+printed before it runs. The live aliases and the API stage keep serving what they serve: only
+release and rollback move traffic.
+Exit codes: 0 deployed or nothing to change, 2 bad input / account mismatch / shift in progress,
+3 a stack failed or is in a state that needs a hand (the message says what to do), 130 interrupted.`,
+    )
+    .action(async (flags: StackFlags) => {
+      const { config, aws } = await connect(flags);
+      const { only, codeKeys, templates } = await stackOptions(flags);
+      const { deployStacks } = await import('../../deploy/stacks.ts');
+      const { formatStackPlan } = await import('../../deploy/print-plan.ts');
+      const { cliReporter } = await import('../output.ts');
+      const style = await planStyle();
+      const printer = cliReporter();
+      const reporter = {
+        report: (e: Parameters<typeof printer.report>[0]) => {
+          printer.report(e);
+          const plan = e.data?.plan as Parameters<typeof formatStackPlan>[0] | undefined;
+          if (plan) process.stderr.write(formatStackPlan(plan, style));
+        },
+      };
+      const abort = new AbortController();
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      try {
+        const result = await deployStacks({ config, only, codeKeys, templates }, { aws, reporter, signal: abort.signal });
+        for (const s of result.stacks) process.stdout.write(`${s.stack}: ${s.kind}\n`);
+        const f = result.failed;
+        if (f) {
+          const events = f.kind === 'failed' ? f.failures.map((e) => `\n  ${e.logicalId} ${e.status}: ${e.reason ?? ''}`).join('') : '';
+          throw new DeployError(`deploy: ${f.stack} ${f.kind === 'blocked' ? `cannot be deployed (${f.status})` : `failed (${f.status})`}: ${f.advice}${events}`);
+        }
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    });
+}
+
 const pct = (w: number) => `${Math.round(w * 1000) / 10}%`;
 
 export function registerDeployCommands(program: Command): void {
-  for (const [name, description] of Object.entries(PLANNED)) {
-    program
-      .command(name)
-      .description(`${description} (not available in this version)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new UserInputError(`${name}: not available in this version of catalogctl`);
-      });
-  }
+  registerStackCommands(program);
 
   awsOptions(program.command('release').description('Publish new versions, create the API deployment and shift the live aliases behind the alarms'))
     .option('--bake <seconds>', "bake time after each traffic step (default: the env file's)")
