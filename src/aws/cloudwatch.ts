@@ -2,7 +2,17 @@
 import type { AwsTarget } from './target.ts';
 import { sdkClientConfig } from './target.ts';
 
+export interface VersionMetrics {
+  errors: number;
+  invocations: number;
+}
+
 export interface CloudWatchApi {
+  /**
+   * Errors and invocations of one function version reached through an alias, summed over
+   * [start, end): Lambda publishes these by FunctionName + Resource (`fn:alias`) + ExecutedVersion.
+   */
+  versionMetrics(functionName: string, alias: string, version: string, start: Date, end: Date): Promise<VersionMetrics>;
   /** Names (of those given) whose state is ALARM. A gating alarm that does not exist is reported as missing. */
   alarmsInAlarm(names: string[]): Promise<{ firing: string[]; missing: string[] }>;
 }
@@ -16,7 +26,29 @@ export async function createCloudWatchApi(target: AwsTarget): Promise<CloudWatch
     ...((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof cw.CloudWatchClient>[0]>),
     protocol: AwsQueryProtocol,
   });
+  const sum = async (metric: string, functionName: string, alias: string, version: string, start: Date, end: Date): Promise<number> => {
+    const out = await client.send(
+      new cw.GetMetricStatisticsCommand({
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: [
+          { Name: 'FunctionName', Value: functionName },
+          { Name: 'Resource', Value: `${functionName}:${alias}` },
+          { Name: 'ExecutedVersion', Value: version },
+        ],
+        StartTime: start,
+        EndTime: end,
+        Period: 60,
+        Statistics: ['Sum'],
+      }),
+    );
+    return (out.Datapoints ?? []).reduce((n, d) => n + (d.Sum ?? 0), 0);
+  };
   return {
+    async versionMetrics(functionName, alias, version, start, end) {
+      const [errors, invocations] = await Promise.all([sum('Errors', functionName, alias, version, start, end), sum('Invocations', functionName, alias, version, start, end)]);
+      return { errors, invocations };
+    },
     async alarmsInAlarm(names) {
       const seen = new Map<string, string>();
       // DescribeAlarms takes at most 100 names per call.

@@ -1,12 +1,18 @@
 /** The STS part of the AWS interface, and the guard every AWS-touching command runs first. */
-import { UserInputError } from '../errors.ts';
+import { DeployError, UserInputError } from '../errors.ts';
 import type { AwsTarget } from './target.ts';
 import { sdkClientConfig } from './target.ts';
 
 export async function callerAccount(target: AwsTarget): Promise<string> {
   const sts = await import('@aws-sdk/client-sts');
   const client = new sts.STSClient((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof sts.STSClient>[0]>);
-  const out = await client.send(new sts.GetCallerIdentityCommand({}));
+  let out;
+  try {
+    out = await client.send(new sts.GetCallerIdentityCommand({}));
+  } catch (err) {
+    // No credentials, expired ones or no network: an AWS failure (exit 3), not a crash.
+    throw new DeployError(`cannot check the AWS account (STS GetCallerIdentity): ${(err as Error).message}`);
+  }
   if (!out.Account) throw new Error('STS returned no account id');
   return out.Account;
 }

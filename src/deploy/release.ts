@@ -1,5 +1,6 @@
 /**
- * release / rollback / status over existing stacks: targets come from the catalog-service and
+ * release / rollback / status. A release packages and uploads the code, deploys the stacks with it
+ * (./stacks.ts), runs the migrations, then shifts traffic; targets come from the catalog-service and
  * catalog-observability stack Outputs, every release writes a manifest to S3 so rollback and status
  * work from any machine, and only the shift engine moves traffic.
  */
@@ -10,6 +11,8 @@ import { DeployError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
+import type { CodeKeys } from './params.ts';
+import { deployStacks, type StackTemplates } from './stacks.ts';
 import { checkShiftLock, LIVE_ALIAS, readAliases, shiftTraffic, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 
 export interface ReleaseTargets {
@@ -91,6 +94,53 @@ export interface ReleaseOptions extends Omit<ShiftDeps, 'aws'> {
   artifactKeys?: Record<string, string>;
   /** Called with the plan when the env requires approval; false stops before any traffic moves. */
   approve?: (plan: ShiftPlan) => Promise<boolean>;
+  /**
+   * Packages and uploads the code and returns its keys (the CLI wires src/package). When given,
+   * release deploys the stacks with that code and runs the migrations before publishing versions;
+   * without it, release shifts to new versions of what the stacks already run.
+   */
+  artifacts?: () => Promise<{ codeKeys: CodeKeys; artifactKeys: Record<string, string> }>;
+  /** Templates to deploy (default: rendered from the env file). */
+  templates?: StackTemplates;
+  /** Between polls of a stack operation (default 5 s). */
+  stackPollMs?: number;
+}
+
+/**
+ * Runs the schema migrations by invoking the `migrate` function (inside the VPC, on the code just
+ * deployed, before any traffic moves). They must be backward compatible: the previous version keeps
+ * serving during the shift, and after a rollback.
+ */
+export async function runMigrations(aws: Pick<AwsApi, 'lambda' | 'cloudformation'>, reporter: Reporter): Promise<{ applied: number[]; current: number }> {
+  const svc = await aws.cloudformation.describeStack('catalog-service');
+  const name = svc?.outputs.FunctionNameMigrate;
+  if (!name) throw new DeployError('release: stack catalog-service has no FunctionNameMigrate output; cannot run migrations');
+  reporter.report({ level: 'step', topic: 'release', message: `running migrations (${name})`, data: { functionName: name } });
+  const out = await aws.lambda.invoke(name, {});
+  if (out.functionError || out.statusCode !== 200) throw new DeployError(`release: migrations failed (${name}, ${out.functionError ?? `status ${out.statusCode}`}): ${out.payload.slice(0, 500)}; nothing was shifted`);
+  let result: { applied: number[]; current: number };
+  try {
+    result = JSON.parse(out.payload) as { applied: number[]; current: number };
+  } catch {
+    throw new DeployError(`release: migrations returned something unexpected: ${out.payload.slice(0, 200)}`);
+  }
+  reporter.report({ level: 'ok', topic: 'release', message: result.applied.length ? `migrations applied: ${result.applied.join(', ')} (now at ${result.current})` : `schema up to date (${result.current})`, data: { ...result } });
+  return result;
+}
+
+/** Package → deploy → migrate, the part of a release before versions are published. */
+async function deployRelease(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions, reporter: Reporter): Promise<Record<string, string>> {
+  reporter.report({ level: 'step', topic: 'release', message: 'packaging and uploading the code' });
+  const { codeKeys, artifactKeys } = await opts.artifacts!();
+  reporter.report({ level: 'step', topic: 'release', message: 'deploying the stacks' });
+  const result = await deployStacks({ config, templates: opts.templates, codeKeys }, { aws, reporter, signal: opts.signal, now: opts.now, sleep: opts.sleep, pollMs: opts.stackPollMs });
+  const f = result.failed;
+  if (f) {
+    const events = f.kind === 'failed' ? f.failures.map((e) => `; ${e.logicalId} ${e.status}: ${e.reason ?? ''}`).join('') : '';
+    throw new DeployError(`release: ${f.stack} ${f.kind === 'blocked' ? `cannot be deployed (${f.status})` : `failed (${f.status})`}: ${f.advice}${events}; nothing was shifted`);
+  }
+  await runMigrations(aws, reporter);
+  return artifactKeys;
 }
 
 export interface ReleaseResult {
@@ -101,6 +151,16 @@ export interface ReleaseResult {
 
 export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
   const reporter = opts.reporter ?? silentReporter;
+  let artifactKeys = opts.artifactKeys ?? {};
+  if (opts.artifacts && !opts.resume) {
+    // The lock first: nothing is packaged or deployed while another shift is in progress.
+    const before = await resolveTargets(aws, config).catch((err: unknown) => {
+      if (err instanceof DeployError) return undefined; // first release: the stacks come with the deploy
+      throw err;
+    });
+    if (before) await checkShiftLock(aws, before.functions, false);
+    artifactKeys = await deployRelease(config, aws, opts, reporter);
+  }
   const t = await resolveTargets(aws, config);
   const resumed = await checkShiftLock(aws, t.functions, opts.resume ?? false);
   const { aliases } = await readAliases(aws, t.functions);
@@ -127,6 +187,7 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
     steps: config.release.trafficSteps,
     bakeSeconds: opts.bakeSeconds ?? config.release.bakeSeconds,
     alarmPollSeconds: config.release.alarmPollSeconds,
+    errorRatePercent: config.alarms.api5xxRatePercent,
   };
   if (config.release.requireApproval) {
     if (!opts.approve || !(await opts.approve(plan))) throw new UserInputError(`release: not approved; nothing was shifted (release ${releaseId})`);
@@ -143,7 +204,7 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
     stageName: t.stageName,
     deploymentBefore: previousDeploymentId,
     deploymentAfter: newDeploymentId,
-    artifactKeys: opts.artifactKeys ?? {},
+    artifactKeys,
     stageVariables: config.api.stageVariables,
   };
   await writeManifest(aws, config, manifest);

@@ -28,6 +28,11 @@ export interface ShiftPlan {
   steps: number[];
   bakeSeconds: number;
   alarmPollSeconds: number;
+  /**
+   * The new versions' own error rate, in percent of their invocations, above which the shift rolls
+   * back (from Lambda's Errors/Invocations by alias and executed version); no check when absent.
+   */
+  errorRatePercent?: number;
 }
 
 export type ShiftOutcome =
@@ -101,13 +106,26 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
     await restore(aws, plan);
     throw new InterruptedError(`release interrupted at ${step}%; aliases and stage restored to the previous release`);
   };
+  // Metric windows are wall-clock time (CloudWatch's), whatever clock paces the bake.
+  const shiftStart = new Date(Date.now() - 60_000);
+  const versionErrors = async (): Promise<string[]> => {
+    if (plan.errorRatePercent === undefined) return [];
+    const bad: string[] = [];
+    for (const f of plan.functions) {
+      if (f.newVersion === f.previousVersion) continue;
+      const m = await aws.cloudwatch.versionMetrics(f.functionName, LIVE_ALIAS, f.newVersion, shiftStart, new Date(Date.now() + 60_000));
+      if (m.errors > 0 && m.errors * 100 > plan.errorRatePercent * Math.max(m.invocations, m.errors)) bad.push(`${f.functionName} v${f.newVersion} ${m.errors} errors in ${m.invocations} invocations`);
+    }
+    return bad;
+  };
   const check = async (step: number): Promise<ShiftOutcome | undefined> => {
-    if (plan.alarmNames.length === 0) return undefined;
-    const { firing } = await aws.cloudwatch.alarmsInAlarm(plan.alarmNames);
-    if (firing.length === 0) return undefined;
-    reporter.report({ level: 'warn', topic: 'release', message: `alarm ${firing.join(', ')} in ALARM at ${step}%: rolling back`, data: { step, alarms: firing } });
+    const firing = plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : [];
+    const errors = firing.length ? [] : await versionErrors();
+    if (firing.length === 0 && errors.length === 0) return undefined;
+    const reason = firing.length ? `alarm ${firing.join(', ')} in ALARM at ${step}%` : `new version errors above ${plan.errorRatePercent}% at ${step}%: ${errors.join('; ')}`;
+    reporter.report({ level: 'warn', topic: 'release', message: `${reason}: rolling back`, data: { step, alarms: firing, errors } });
     await restore(aws, plan);
-    return { kind: 'rolled-back', reason: `alarm ${firing.join(', ')} in ALARM at ${step}%`, alarms: firing, atStep: step };
+    return { kind: 'rolled-back', reason, alarms: firing, atStep: step };
   };
 
   if (signal?.aborted) await interrupted(0);

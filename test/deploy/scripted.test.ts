@@ -14,6 +14,9 @@
 import { strict as assert } from 'node:assert';
 import {
   CloudFormationClient,
+  type CloudFormationClientResolvedConfig,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
   CreateChangeSetCommand,
   CreateStackCommand,
   DeleteChangeSetCommand,
@@ -27,7 +30,7 @@ import {
   type StackEvent,
   type StackStatus,
 } from '@aws-sdk/client-cloudformation';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { createCloudFormationApi } from '../../src/aws/cloudformation.ts';
 import type { S3Api } from '../../src/aws/s3.ts';
 import type { EnvConfig, StackName } from '../../src/config/types.ts';
@@ -57,16 +60,19 @@ function event(id: string, logicalId: string, status: string, reason?: string): 
 }
 
 describe('deploy/stacks: CloudFormation states the emulator cannot produce (scripted responses)', () => {
-  const cf = mockClient(CloudFormationClient);
+  // Installed for this suite only: mockClient replaces send on every CloudFormationClient.
+  let cf: AwsStub<ServiceInputTypes, ServiceOutputTypes, CloudFormationClientResolvedConfig>;
   let config: EnvConfig;
   let templates: StackTemplates;
   let deps: StackDeps & { reporter: RecordingReporter };
   let sleeps: number[];
 
   before(async () => {
+    cf = mockClient(CloudFormationClient);
     config = await testConfig();
     templates = fixtureTemplates(config);
   });
+  after(() => cf.restore());
 
   beforeEach(async () => {
     cf.reset();

@@ -6,6 +6,10 @@
  * code keys per function, the LiveVersion and LiveDeploymentId parameters, and the Outputs release reads. The real
  * templates are checked by cfn-lint and the template tests; these check the deploy machinery.
  */
+import { APIGatewayClient, CreateStageCommand, GetDeploymentsCommand } from '@aws-sdk/client-api-gateway';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateAliasCommand, LambdaClient, PublishVersionCommand } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadEnv } from '../../src/config/load.ts';
 import { API_FUNCTIONS, FUNCTION_NAMES, type EnvConfig } from '../../src/config/types.ts';
@@ -151,4 +155,38 @@ export async function putCode(moto: Moto, config: EnvConfig, tag: string, create
   keys.layerPg = `${config.artifacts.prefix}/layers/pg/${tag}.zip`;
   await s3.send(new PutObjectCommand({ Bucket: config.artifacts.bucket, Key: keys.layerPg, Body: `PK pg ${tag}` }));
   return keys;
+}
+
+export interface Live {
+  restApiId: string;
+  deploymentId: string;
+  alarms: string[];
+}
+
+/**
+ * After the first deploy: what CloudFormation would have made but the emulator skips, created by
+ * API — version 1 of each API function behind a `live` alias, the stage on the bootstrap
+ * deployment, and the gating alarms named in catalog-observability's AlarmNames (state OK).
+ */
+export async function goLive(moto: Moto, config: EnvConfig): Promise<Live> {
+  const c = { endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS };
+  const lambda = new LambdaClient(c);
+  for (const fn of API_FUNCTIONS) {
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: fnName(config, fn) }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: fnName(config, fn), Name: 'live', FunctionVersion: v.Version! }));
+  }
+  const outputs = (await new CloudFormationClient(c).send(new DescribeStacksCommand({ StackName: 'catalog-service' }))).Stacks![0]!.Outputs!;
+  const restApiId = outputs.find((o) => o.OutputKey === 'RestApiId')!.OutputValue!;
+  const apigw = new APIGatewayClient(c);
+  const deploymentId = (await apigw.send(new GetDeploymentsCommand({ restApiId }))).items![0]!.id!;
+  await apigw.send(new CreateStageCommand({ restApiId, stageName: config.api.stageName, deploymentId }));
+  // The emulator speaks CloudWatch's query protocol only (see src/aws/cloudwatch.ts).
+  const { AwsQueryProtocol } = await import('@aws-sdk/core/protocols');
+  const cw = new CloudWatchClient({ ...c, protocol: AwsQueryProtocol });
+  for (const name of alarmNames(config)) {
+    await cw.send(
+      new PutMetricAlarmCommand({ AlarmName: name, Namespace: 'AWS/ApiGateway', MetricName: '5XXError', Statistic: 'Average', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanThreshold' }),
+    );
+  }
+  return { restApiId, deploymentId, alarms: alarmNames(config) };
 }

@@ -73,7 +73,7 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     assert.match(shown.stdout, /note: a traffic shift is in progress on catalog-dev-list-datasets/);
   });
 
-  it('bad input exits 2: the credentials\' account is not the env\'s, an unknown --stack, a missing template', async () => {
+  it('bad input exits 2: the credentials\' account is not the env\'s, an unknown --stack, a missing template; no AWS at all exits 3', async () => {
     const wrong = await runCli(['diff', '--env', 'dev', '--endpoint-url', moto.endpoint], { env });
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /account mismatch: env dev is account 111111111111 but the credentials are for 123456789012/);
@@ -81,6 +81,12 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     assert.equal(deployWrong.code, 2);
     const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     assert.equal((await cfn.send(new DescribeStacksCommand({}))).Stacks?.length ?? 0, 0, 'nothing was created');
+
+    // Nothing listening: an AWS failure (exit 3), not a crash.
+    const { freePort } = await import('../support/ports.ts');
+    const down = await runCli(['diff', '--env', 'dev', '--env-dir', join(dir, 'envs'), '--endpoint-url', `http://127.0.0.1:${await freePort()}`], { env });
+    assert.equal(down.code, 3, down.stderr);
+    assert.match(down.stderr, /catalogctl: cannot check the AWS account \(STS GetCallerIdentity\): /);
 
     const stack = await runCli(args('deploy', '--stack', 'catalog-web'), { env });
     assert.equal(stack.code, 2);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { CloudFormationClient, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
-import { CreateAliasCommand, GetFunctionCommand, LambdaClient, PublishVersionCommand } from '@aws-sdk/client-lambda';
-import { APIGatewayClient, CreateStageCommand, GetDeploymentsCommand, GetStageCommand } from '@aws-sdk/client-api-gateway';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { APIGatewayClient, GetStageCommand } from '@aws-sdk/client-api-gateway';
 import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../../src/config/types.ts';
 import { formatPlans } from '../../src/deploy/print-plan.ts';
@@ -9,7 +9,7 @@ import { deployStacks, diffStacks, MAX_TEMPLATE_BODY, type StackDeps } from '../
 import { UserInputError } from '../../src/errors.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
 import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
-import { fixtureTemplates, fnName, putCode, testConfig } from './stack-fixtures.ts';
+import { fixtureTemplates, fnName, goLive as liveFixture, putCode, testConfig } from './stack-fixtures.ts';
 
 describe('deploy/stacks: diff and deploy against the emulator', function () {
   this.timeout(60_000);
@@ -42,18 +42,7 @@ describe('deploy/stacks: diff and deploy against the emulator', function () {
     return Object.fromEntries((s.Parameters ?? []).map((p) => [p.ParameterKey!, p.ParameterValue!]));
   }
 
-  /** What release would find live: version 1 behind `live` and a stage on the bootstrap deployment (created by API: the emulator's CloudFormation skips aliases and stages). */
-  async function goLive(): Promise<{ restApiId: string; deploymentId: string }> {
-    for (const fn of API_FUNCTIONS) {
-      const v = await lambda.send(new PublishVersionCommand({ FunctionName: fnName(config, fn) }));
-      await lambda.send(new CreateAliasCommand({ FunctionName: fnName(config, fn), Name: 'live', FunctionVersion: v.Version! }));
-    }
-    const outputs = (await cfn.send(new DescribeStacksCommand({ StackName: 'catalog-service' }))).Stacks![0]!.Outputs!;
-    const restApiId = outputs.find((o) => o.OutputKey === 'RestApiId')!.OutputValue!;
-    const deploymentId = (await apigw.send(new GetDeploymentsCommand({ restApiId }))).items![0]!.id!;
-    await apigw.send(new CreateStageCommand({ restApiId, stageName: config.api.stageName, deploymentId }));
-    return { restApiId, deploymentId };
-  }
+  const goLive = () => liveFixture(moto, config);
 
   it('creates the five stacks in order, each fed the Outputs before it, and a second deploy changes nothing', async () => {
     const codeKeys = await putCode(moto, config, 'a');

@@ -46,6 +46,38 @@ interface StackFlags extends AwsFlags {
   json?: boolean;
 }
 
+/** The five `<stack>.json` files of a directory such as templates-out/<env>. */
+async function readTemplatesDir(dir: string) {
+  const { STACK_NAMES } = await import('../../config/types.ts');
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const templates = {} as Record<(typeof STACK_NAMES)[number], Record<string, unknown>>;
+  for (const s of STACK_NAMES) {
+    const file = join(dir, `${s}.json`);
+    try {
+      templates[s] = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new UserInputError(`--templates-dir: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  return templates;
+}
+
+/** The CLI reporter, which also prints each stack's plan before its change set runs. */
+async function deployReporter() {
+  const { formatStackPlan } = await import('../../deploy/print-plan.ts');
+  const { cliReporter } = await import('../output.ts');
+  const style = await planStyle();
+  const printer = cliReporter();
+  return {
+    report: (e: Parameters<typeof printer.report>[0]) => {
+      printer.report(e);
+      const plan = e.data?.plan as Parameters<typeof formatStackPlan>[0] | undefined;
+      if (plan) process.stderr.write(formatStackPlan(plan, style));
+    },
+  };
+}
+
 /** --stack (repeatable) checked against the five names; --artifacts read as a package manifest. */
 async function stackOptions(flags: StackFlags) {
   const { STACK_NAMES } = await import('../../config/types.ts');
@@ -65,20 +97,7 @@ async function stackOptions(flags: StackFlags) {
     if (typeof manifest?.functions !== 'object') throw new UserInputError(`--artifacts: ${flags.artifacts} is not a package manifest (no "functions")`);
     codeKeys = codeKeysFromManifest(manifest);
   }
-  let templates;
-  if (flags.templatesDir) {
-    const { readFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    templates = {} as Record<(typeof STACK_NAMES)[number], Record<string, unknown>>;
-    for (const s of STACK_NAMES) {
-      const file = join(flags.templatesDir, `${s}.json`);
-      try {
-        templates[s] = JSON.parse(await readFile(file, 'utf8'));
-      } catch (err) {
-        throw new UserInputError(`--templates-dir: cannot read ${file}: ${(err as Error).message}`);
-      }
-    }
-  }
+  const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
   return { only: flags.stack?.length ? (flags.stack as (typeof STACK_NAMES)[number][]) : undefined, codeKeys, templates };
 }
 
@@ -130,17 +149,7 @@ Exit codes: 0 deployed or nothing to change, 2 bad input / account mismatch / sh
       const { config, aws } = await connect(flags);
       const { only, codeKeys, templates } = await stackOptions(flags);
       const { deployStacks } = await import('../../deploy/stacks.ts');
-      const { formatStackPlan } = await import('../../deploy/print-plan.ts');
-      const { cliReporter } = await import('../output.ts');
-      const style = await planStyle();
-      const printer = cliReporter();
-      const reporter = {
-        report: (e: Parameters<typeof printer.report>[0]) => {
-          printer.report(e);
-          const plan = e.data?.plan as Parameters<typeof formatStackPlan>[0] | undefined;
-          if (plan) process.stderr.write(formatStackPlan(plan, style));
-        },
-      };
+      const reporter = await deployReporter();
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -163,20 +172,35 @@ const pct = (w: number) => `${Math.round(w * 1000) / 10}%`;
 export function registerDeployCommands(program: Command): void {
   registerStackCommands(program);
 
-  awsOptions(program.command('release').description('Publish new versions, create the API deployment and shift the live aliases behind the alarms'))
+  awsOptions(program.command('release').description('Package and upload, deploy the stacks, run migrations, publish versions and shift the live aliases behind the alarms'))
     .option('--bake <seconds>', "bake time after each traffic step (default: the env file's)")
+    .option('--skip-deploy', 'only publish and shift new versions of what the stacks already run (no package, deploy or migrations)')
+    .option('--templates-dir <dir>', 'deploy the <stack>.json files in this directory, e.g. the reviewed templates-out/<env> (default: render from the env file)')
     .option('--approve', 'approve the shift without an interactive confirmation')
     .option('--resume', 'continue a shift left in progress instead of refusing')
     .option('--verify', "gate every traffic step on `catalogctl verify` against the stage's ApiUrl (token: $CATALOGCTL_TOKEN)")
     .option('--verify-requests <n>', 'health probe requests per gate', '20')
     .addHelpText('after', '\nExit codes: 0 promoted, 2 bad input / not approved / shift in progress, 3 alarm rollback, 130 interrupted (previous release restored).')
-    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; verify?: boolean; verifyRequests: string }) => {
+    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; templatesDir?: string }) => {
       if (flags.bake !== undefined && !/^\d{1,5}$/.test(flags.bake)) throw new UserInputError(`--bake: must be whole seconds, got "${flags.bake}"`);
       if (!/^[1-9]\d{0,3}$/.test(flags.verifyRequests)) throw new UserInputError(`--verify-requests: must be a whole number from 1 to 9999, got "${flags.verifyRequests}"`);
       const { config, aws } = await connect(flags);
       const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests)) : undefined;
       const { release } = await import('../../deploy/release.ts');
-      const { cliReporter } = await import('../output.ts');
+      const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
+      const reporter = await deployReporter();
+      const artifacts = async () => {
+        const { readFile } = await import('node:fs/promises');
+        const { allArtifacts, packageArtifacts, uploadArtifacts } = await import('../../package/index.ts');
+        const { codeKeysFromManifest } = await import('../../deploy/params.ts');
+        const manifest = await packageArtifacts({ config, rootDir: process.cwd(), outDir: `.build/${config.name}`, reporter });
+        try {
+          await uploadArtifacts(aws.s3, manifest, reporter, (p) => readFile(p));
+        } catch (err) {
+          throw new DeployError(`release: upload failed: ${(err as Error).message}`);
+        }
+        return { codeKeys: codeKeysFromManifest(manifest), artifactKeys: Object.fromEntries(allArtifacts(manifest).map(([n, a]) => [n, a.key])) };
+      };
       const abort = new AbortController();
       // Kept for the whole release so a second Ctrl-C cannot kill the restore half-way.
       const onSignal = (): void => abort.abort();
@@ -187,7 +211,9 @@ export function registerDeployCommands(program: Command): void {
           resume: flags.resume,
           signal: abort.signal,
           gate,
-          reporter: cliReporter(),
+          reporter,
+          templates,
+          artifacts: flags.skipDeploy ? undefined : artifacts,
           approve: async (plan) => {
             if (flags.approve) return true;
             if (!process.stdin.isTTY) throw new UserInputError(`release: env ${config.name} requires approval; pass --approve or run on a terminal`);
