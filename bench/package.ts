@@ -29,6 +29,7 @@ const time = (args: string[]) => {
 };
 
 console.log(`package, all ${FUNCTION_NAMES.length} functions + pg layer: ${packMs.toFixed(0)} ms`);
+const baseline: number[] = [];
 console.log('| function | zip KiB | ≤ 256 KiB | cold import ms (median, minus node -e 0) | ≤ 100 ms |');
 console.log('|---|---|---|---|---|');
 for (const fn of FUNCTION_NAMES) {
@@ -41,10 +42,12 @@ for (const fn of FUNCTION_NAMES) {
     bare.push(time(['-e', '0']));
     load.push(time(['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`]));
   }
+  baseline.push(...bare);
   const kib = manifest.functions[fn].size / 1024;
   const cold = median(load) - median(bare);
   const api = (API_FUNCTIONS as readonly string[]).includes(fn);
   console.log(`| ${fn}${api ? ' (API)' : ''} | ${kib.toFixed(1)} | ${kib <= 256 ? 'yes' : 'NO'} | ${cold.toFixed(1)} | ${cold <= 100 ? 'yes' : 'NO'} |`);
 }
 console.log(`| pg layer | ${(manifest.layers.pg.size / 1024).toFixed(1)} | | | |`);
+console.log(`baseline \`node -e 0\`: ${median(baseline).toFixed(1)} ms median of ${baseline.length} runs`);
 rmSync(out, { recursive: true, force: true });

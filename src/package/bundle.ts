@@ -3,14 +3,18 @@
  * from the layer at /opt/nodejs/node_modules), minified and tree-shaken, with no absolute paths,
  * no timestamps and no source maps in the output. `pg` is external and ships in its own layer.
  */
-import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, type BuildFailure } from 'esbuild';
 import type { FunctionName } from '../config/types.ts';
+import { UserInputError } from '../errors.ts';
 
 export type Runtime = 'nodejs22.x' | 'nodejs24.x';
 
 const target = (runtime: Runtime) => (runtime === 'nodejs24.x' ? 'node24' : 'node22');
 
 async function bundleOne(rootDir: string, entry: string, runtime: Runtime, external: string[]): Promise<string> {
+  if (!existsSync(join(rootDir, entry))) throw new UserInputError(`${entry}: not found under ${rootDir}; run package from the repository root`);
   const out = await build({
     absWorkingDir: rootDir,
     // Paths inside the bundle stay relative to rootDir even when node_modules is a link.
@@ -32,6 +36,12 @@ async function bundleOne(rootDir: string, entry: string, runtime: Runtime, exter
     logLevel: 'silent',
     // The Lambda runtime reads NODE_ENV-free code; keep bundle text identical across machines.
     define: { 'process.env.NODE_ENV': '"production"' },
+  }).catch((err: unknown) => {
+    // A handler that does not compile is bad input: name the place, one line, like config errors.
+    const first = (err as Partial<BuildFailure>).errors?.[0];
+    if (!first) throw err;
+    const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}` : entry;
+    throw new UserInputError(`${where} ${first.text}`);
   });
   const file = out.outputFiles[0];
   if (!file) throw new Error(`esbuild produced no output for ${entry}`);

@@ -9,6 +9,7 @@ import { FUNCTION_NAMES, type EnvConfig } from '../../src/config/types.ts';
 import { createS3Api } from '../../src/aws/s3.ts';
 import { allArtifacts, packageArtifacts, uploadArtifacts, type ArtifactManifest } from '../../src/package/index.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
+import { UserInputError } from '../../src/errors.ts';
 import { runCli } from '../support/cli.ts';
 import { getMoto, TEST_CREDENTIALS } from '../support/moto.ts';
 
@@ -84,6 +85,17 @@ describe('package', function () {
     }
   });
 
+  it('reports a handler that does not compile as bad input naming file:line:col', async () => {
+    const copy = await repoCopy();
+    cleanup.push(copy);
+    await appendFile(join(copy, 'src/handlers/migrate/index.ts'), '\nexport const broken = (;\n');
+    await assert.rejects(
+      packageArtifacts({ config, rootDir: copy, outDir: join(copy, '.build'), reporter: new RecordingReporter() }),
+      (err: unknown) => err instanceof UserInputError && /^src\/handlers\/migrate\/index\.ts:\d+:\d+ /.test(err.message),
+    );
+    await assert.rejects(packageArtifacts({ config, rootDir: tmpdir(), outDir: join(copy, '.build'), reporter: new RecordingReporter() }), UserInputError);
+  });
+
   it('has no absolute paths in any bundle, and each loads in a fresh Node and exports handler()', async () => {
     const ex = await mkdtemp(join(tmpdir(), 'catalogctl-pkg-ex-'));
     cleanup.push(ex);
@@ -125,6 +137,35 @@ describe('package', function () {
       const api = await createS3Api({ region: moto.region, endpoint: moto.endpoint });
       const keys = await api.listKeys(config.artifacts.bucket, config.artifacts.prefix);
       assert.deepEqual(keys.sort(), allArtifacts(manifest).map(([, a]) => a.key).sort());
+    });
+
+    it('sends the zip\'s sha256 as ChecksumSHA256, so S3 itself refuses a corrupted body', async () => {
+      // moto 5 stores a body whose checksum does not match, so the header is checked on the wire:
+      // the real SDK against a loopback server that records each PUT.
+      const { createServer } = await import('node:http');
+      const seen: { key: string; checksum: string | undefined; bytes: number }[] = [];
+      const server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          if (req.method === 'PUT') seen.push({ key: decodeURIComponent((req.url ?? '').split('?')[0]!), checksum: req.headers['x-amz-checksum-sha256'] as string | undefined, bytes: Buffer.concat(chunks).length });
+          res.statusCode = 200;
+          res.end();
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      try {
+        const { port } = server.address() as { port: number };
+        const api = await createS3Api({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}` });
+        const a = manifest.functions['get-dataset'];
+        await api.putObject(a.bucket, a.key, await readFile(a.zipPath), { sha256Base64: a.codeSha256 });
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0]!.key, `/${a.bucket}/${a.key}`);
+        assert.equal(seen[0]!.checksum, a.codeSha256);
+        assert.equal(seen[0]!.bytes, a.size);
+      } finally {
+        server.close();
+      }
     });
 
     it('never leaves a key whose bytes do not match its hash', async () => {
