@@ -104,6 +104,8 @@ export interface ReleaseOptions extends Omit<ShiftDeps, 'aws'> {
   templates?: StackTemplates;
   /** Between polls of a stack operation (default 5 s). */
   stackPollMs?: number;
+  /** Skip invoking `migrate` (migrations run another way, e.g. `catalogctl db migrate`). */
+  skipMigrations?: boolean;
 }
 
 /**
@@ -139,7 +141,8 @@ async function deployRelease(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     const events = f.kind === 'failed' ? f.failures.map((e) => `; ${e.logicalId} ${e.status}: ${e.reason ?? ''}`).join('') : '';
     throw new DeployError(`release: ${f.stack} ${f.kind === 'blocked' ? `cannot be deployed (${f.status})` : `failed (${f.status})`}: ${f.advice}${events}; nothing was shifted`);
   }
-  await runMigrations(aws, reporter);
+  if (opts.skipMigrations) reporter.report({ level: 'warn', topic: 'release', message: 'migrations skipped (--skip-migrations)' });
+  else await runMigrations(aws, reporter);
   return artifactKeys;
 }
 

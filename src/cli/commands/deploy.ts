@@ -175,13 +175,14 @@ export function registerDeployCommands(program: Command): void {
   awsOptions(program.command('release').description('Package and upload, deploy the stacks, run migrations, publish versions and shift the live aliases behind the alarms'))
     .option('--bake <seconds>', "bake time after each traffic step (default: the env file's)")
     .option('--skip-deploy', 'only publish and shift new versions of what the stacks already run (no package, deploy or migrations)')
+    .option('--skip-migrations', 'do not invoke the migrate function (migrations run another way, e.g. `catalogctl db migrate`)')
     .option('--templates-dir <dir>', 'deploy the <stack>.json files in this directory, e.g. the reviewed templates-out/<env> (default: render from the env file)')
     .option('--approve', 'approve the shift without an interactive confirmation')
     .option('--resume', 'continue a shift left in progress instead of refusing')
     .option('--verify', "gate every traffic step on `catalogctl verify` against the stage's ApiUrl (token: $CATALOGCTL_TOKEN)")
     .option('--verify-requests <n>', 'health probe requests per gate', '20')
     .addHelpText('after', '\nExit codes: 0 promoted, 2 bad input / not approved / shift in progress, 3 alarm rollback, 130 interrupted (previous release restored).')
-    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; templatesDir?: string }) => {
+    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string }) => {
       if (flags.bake !== undefined && !/^\d{1,5}$/.test(flags.bake)) throw new UserInputError(`--bake: must be whole seconds, got "${flags.bake}"`);
       if (!/^[1-9]\d{0,3}$/.test(flags.verifyRequests)) throw new UserInputError(`--verify-requests: must be a whole number from 1 to 9999, got "${flags.verifyRequests}"`);
       const { config, aws } = await connect(flags);
@@ -214,6 +215,7 @@ export function registerDeployCommands(program: Command): void {
           reporter,
           templates,
           artifacts: flags.skipDeploy ? undefined : artifacts,
+          skipMigrations: flags.skipMigrations,
           approve: async (plan) => {
             if (flags.approve) return true;
             if (!process.stdin.isTTY) throw new UserInputError(`release: env ${config.name} requires approval; pass --approve or run on a terminal`);
