@@ -1,0 +1,112 @@
+/**
+ * Release timings against the local emulator (started here, on a loopback port):
+ * - a whole release with zero bake: upload → deploy (change set) → migrate (scripted: the emulator
+ *   cannot invoke) → versions → API deployment → 10/50/100 shift, with the miniature stacks;
+ * - time from an alarm going to ALARM until every alias serves the old version again, with real
+ *   timers at alarm polls of 1 s and of the env's 10 s (the wait for the next poll dominates);
+ * - the baseline, measured in the same run: one UpdateAlias round trip, the least that moving
+ *   traffic costs.
+ */
+import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
+import { createAwsApi, type AwsApi } from '../src/aws/index.ts';
+import { API_FUNCTIONS, type EnvConfig } from '../src/config/types.ts';
+import { release } from '../src/deploy/release.ts';
+import { deployStacks } from '../src/deploy/stacks.ts';
+import { fixtureTemplates, fnName, goLive, putCode, testConfig, type Live } from '../test/deploy/stack-fixtures.ts';
+import { getMoto, stopSharedMoto, TEST_CREDENTIALS, type Moto } from '../test/support/moto.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+process.env.AWS_ACCESS_KEY_ID = 'test';
+process.env.AWS_SECRET_ACCESS_KEY = 'test';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function fresh(moto: Moto, config: EnvConfig): Promise<{ aws: AwsApi; live: Live }> {
+  await moto.reset();
+  const real = await createAwsApi({ region: moto.region, endpoint: moto.endpoint });
+  const aws: AwsApi = { ...real, lambda: { ...real.lambda, invoke: async () => ({ statusCode: 200, payload: '{"applied":[],"current":3}' }) } };
+  await deployStacks({ config, templates: fixtureTemplates(config), codeKeys: await putCode(moto, config, 'a') }, { aws, pollMs: 0 });
+  return { aws, live: await goLive(moto, config) };
+}
+
+const releaseOpts = (moto: Moto, config: EnvConfig, tag: string) => ({
+  templates: fixtureTemplates(config),
+  stackPollMs: 0,
+  artifacts: async () => ({ codeKeys: await putCode(moto, config, tag, false), artifactKeys: {} }),
+});
+
+async function main(): Promise<void> {
+  const moto = await getMoto();
+  const baseline: number[] = [];
+  const whole: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const config = await testConfig({ release: { bakeSeconds: 0 } });
+    const { aws } = await fresh(moto, config);
+    let t0 = performance.now();
+    await aws.lambda.updateAlias(fnName(config, 'list-datasets'), 'live', '1', {});
+    baseline.push(performance.now() - t0);
+    t0 = performance.now();
+    const r = await release(config, aws, releaseOpts(moto, config, `b${i}`));
+    whole.push(performance.now() - t0);
+    if (r.outcome.kind !== 'promoted') throw new Error(`release ${r.outcome.kind}`);
+  }
+
+  const alarmRows: [string, number[], number[]][] = [];
+  for (const poll of [1, 10]) {
+    const detect: number[] = [];
+    const restoreOnly: number[] = [];
+    for (let i = 0; i < (poll === 1 ? RUNS : 2); i++) {
+      const config = await testConfig({ release: { bakeSeconds: 60, alarmPollSeconds: poll } });
+      const { aws, live } = await fresh(moto, config);
+      const cw = new CloudWatchClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS, protocol: AwsQueryProtocol });
+      let alarmAt = 0;
+      let restoreStart = 0;
+      const running = release(config, aws, {
+        ...releaseOpts(moto, config, `c${i}`),
+        reporter: {
+          report: (e) => {
+            if (e.message.startsWith('10% of traffic'))
+              // Part-way into the first bake, as a real alarm would be.
+              setTimeout(async () => {
+                await cw.send(new SetAlarmStateCommand({ AlarmName: live.alarms[0]!, StateValue: 'ALARM', StateReason: 'bench' }));
+                alarmAt = performance.now();
+              }, poll * 400);
+            if (e.message.includes('rolling back')) restoreStart = performance.now();
+          },
+        },
+      });
+      const r = await running;
+      const done = performance.now();
+      if (r.outcome.kind !== 'rolled-back') throw new Error('expected a rollback');
+      const served = await Promise.all(API_FUNCTIONS.map((fn) => aws.lambda.getAlias(fnName(config, fn), 'live')));
+      if (served.some((a) => a.functionVersion !== '1' || Object.keys(a.additionalWeights).length)) throw new Error('aliases not restored');
+      detect.push(done - alarmAt);
+      restoreOnly.push(done - restoreStart);
+    }
+    alarmRows.push([`alarm → old version serving, poll ${poll} s`, detect, restoreOnly]);
+  }
+  await stopSharedMoto();
+
+  const b = median(baseline);
+  console.log(`runs: ${RUNS} (alarm at 10 s poll: 2), emulator on loopback`);
+  console.log('| measurement | median ms | min ms | × baseline |');
+  console.log('|---|---|---|---|');
+  const row = (name: string, xs: number[]) => console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${(median(xs) / b).toFixed(1)} |`);
+  row('baseline: one UpdateAlias', baseline);
+  row('release, zero bake (deploy → migrate → versions → 10/50/100)', whole);
+  for (const [name, detect, restore] of alarmRows) {
+    row(name, detect);
+    row(`  of which restore (aliases + stage)`, restore);
+  }
+}
+
+main().catch(async (err) => {
+  await stopSharedMoto();
+  console.error(err);
+  process.exitCode = 1;
+});
