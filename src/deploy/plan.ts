@@ -114,7 +114,9 @@ export async function buildStackPlan(
   parameterChanges: ParameterChange[] = [],
 ): Promise<StackPlan> {
   const { fullDiff } = await import('@aws-cdk/cloudformation-diff');
-  const diff = fullDiff(deployed ?? {}, next, changeSet as never);
+  // The template diff alone: merging the change set in would mark every property the change set
+  // gives no Details for as unchanged. The change set's own verdicts are applied below.
+  const diff = fullDiff(deployed ?? {}, next);
   const fromChangeSet = changeSet ? changeSetResources(changeSet) : undefined;
   const resources: ResourcePlan[] = [];
   const seen = new Set<string>();
@@ -137,6 +139,7 @@ export async function buildStackPlan(
       const causedBy = d.ChangeSource === 'ParameterReference' ? d.CausingEntity : undefined;
       if (existing) {
         if (causedBy) existing.causedBy = causedBy;
+        if (d.Target.RequiresRecreation) existing.replacement = RECREATION[d.Target.RequiresRecreation] ?? existing.replacement;
       } else {
         properties.push({
           name,

@@ -61,7 +61,7 @@ export function formatStackPlan(plan: StackPlan, style: PlanStyle = plainPlanSty
       const c = planCounts(plan);
       const summary =
         plan.kind === 'create'
-          ? `new stack, ${c.add} resources to create`
+          ? `new stack, ${c.add} resource${c.add === 1 ? '' : 's'} to create`
           : [c.add && `${c.add} to add`, c.modify && `${c.modify} to change`, c.remove && `${c.remove} to remove`, c.replace && style.warn(`${c.replace} replaced`)].filter(Boolean).join(', ');
       const params = plan.kind === 'update' ? plan.parameterChanges : [];
       const lines = [`${style.bold(plan.stack)}: ${summary || `${params.length} parameter(s) change`}`];

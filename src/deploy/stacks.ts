@@ -341,6 +341,14 @@ export async function deployStacks(opts: StackRunOptions, deps: StackDeps): Prom
   const upstream: Record<string, string> = {};
   const result: DeployResult = { stacks: [] };
   const wanted = selected(opts);
+  // The shift lock is checked before any stack is touched.
+  let live: LiveState | undefined;
+  if (wanted.includes('catalog-service')) {
+    const state = await r.call('catalog-service', 'read live state', () => readLiveState(deps.aws, current.get('catalog-service')?.outputs ?? {}));
+    if (state.shifting.length && !opts.ignoreShiftLock)
+      throw new UserInputError(`deploy: a traffic shift is in progress on ${state.shifting.join(', ')}; finish it (release --resume) or run rollback first`);
+    live = state.live;
+  }
   for (const stack of STACK_NAMES) {
     const summary = current.get(stack);
     if (!wanted.includes(stack)) {
@@ -348,14 +356,7 @@ export async function deployStacks(opts: StackRunOptions, deps: StackDeps): Prom
       continue;
     }
     r.checkAbort(`interrupted before ${stack}; the stacks before it are deployed`);
-    let live: LiveState | undefined;
-    if (stack === 'catalog-service') {
-      const state = await r.call(stack, 'read live state', () => readLiveState(deps.aws, summary?.outputs ?? {}));
-      if (state.shifting.length && !opts.ignoreShiftLock)
-        throw new UserInputError(`deploy: a traffic shift is in progress on ${state.shifting.join(', ')}; finish it (release --resume) or run rollback first`);
-      live = state.live;
-    }
-    const outcome = await deployOne(r, opts, { stack, template: templates[stack], current: summary, upstreamOutputs: { ...upstream } }, live);
+    const outcome = await deployOne(r, opts, { stack, template: templates[stack], current: summary, upstreamOutputs: { ...upstream } }, stack === 'catalog-service' ? live : undefined);
     result.stacks.push(outcome);
     if (outcome.kind === 'failed' || outcome.kind === 'blocked') {
       result.failed = outcome;

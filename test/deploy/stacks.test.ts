@@ -118,7 +118,9 @@ describe('deploy/stacks: diff and deploy against the emulator', function () {
     await goLive();
     await aws.lambda.updateAlias(fnName(config, 'get-dataset'), 'live', '1', { '1': 0 });
     await aws.lambda.updateAlias(fnName(config, 'authorizer'), 'live', '1', { '2': 0.1 });
-    await assert.rejects(deployStacks({ config, templates, codeKeys: a }, deps()), (e: unknown) => e instanceof UserInputError && /shift is in progress on catalog-dev-get-dataset, catalog-dev-authorizer/.test(e.message));
+    const rec = new RecordingReporter();
+    await assert.rejects(deployStacks({ config, templates, codeKeys: a }, deps(rec)), (e: unknown) => e instanceof UserInputError && /shift is in progress on catalog-dev-get-dataset, catalog-dev-authorizer/.test(e.message));
+    assert.deepEqual(rec.events, [], 'refused before any stack was touched');
     // Stacks before catalog-service do not read the aliases.
     const only = await deployStacks({ config, templates: fixtureTemplates(config, { extraDescription: '!' }), codeKeys: a, only: ['catalog-storage'] }, deps());
     assert.deepEqual(only.stacks.map((s) => [s.stack, s.kind]), [['catalog-storage', 'no-changes']]);
