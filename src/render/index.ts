@@ -3,7 +3,7 @@
  * anything is written, so a bad file leaves the output untouched; each file is written atomically.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { listEnvs, loadEnv, loadEnvFile } from '../config/load.ts';
 import type { EnvConfig } from '../config/types.ts';
@@ -92,7 +92,7 @@ export async function checkRendered(configs: EnvConfig[], outDir: string): Promi
       if (current === undefined) {
         stale.push({ env: config.name, file: path, kind: 'missing', diff: `missing: ${path}\n` });
       } else if (current !== bytes) {
-        stale.push({ env: config.name, file: path, kind: 'changed', diff: createTwoFilesPatch(`a/${path}`, `b/${path}`, current, bytes, 'committed', 'rendered', { context: 3 }) });
+        stale.push({ env: config.name, file: path, kind: 'changed', diff: unifiedDiff(path, current, bytes) });
       }
     }
     const present = await readdir(dir).catch(() => [] as string[]);
@@ -101,4 +101,10 @@ export async function checkRendered(configs: EnvConfig[], outDir: string): Promi
     }
   }
   return stale;
+}
+
+/** A git-style unified diff (on disk → what render gives), without jsdiff's `====` banner. */
+function unifiedDiff(path: string, current: string, rendered: string): string {
+  const [a, b] = isAbsolute(path) ? [path, path] : [`a/${path}`, `b/${path}`];
+  return createTwoFilesPatch(a, b, current, rendered, 'on disk', 'rendered', { context: 3 }).replace(/^(Index: .*\n)?=+\n/, '');
 }

@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EnvFileError, loadEnv, loadEnvFile, parseEnvConfig } from '../../src/config/load.ts';
 import { ExitCode } from '../../src/errors.ts';
+import { runCli } from '../support/cli.ts';
 
 /** fixture → [line, col, key path, message fragment]. Every broken file must be listed here. */
 const BROKEN: Record<string, [number, number, string, string]> = {
@@ -88,4 +91,30 @@ describe('env files', () => {
     const one = text.replace('[subnet-0abc1234, subnet-0abc5678]', '[subnet-0abc1234]');
     assert.throws(() => parseEnvConfig(one, 'adopt.yaml'), /adopt\.yaml:\d+:3 network\.subnetIds: must NOT have fewer than 2 items/);
   });
+});
+
+// The same fixtures through the built CLI, as a user meets them: one line on stderr, exit 2, no
+// stack trace, nothing written.
+describe('render --env-file <broken fixture> (built CLI)', () => {
+  let out: string;
+  before(async () => {
+    out = join(await mkdtemp(join(tmpdir(), 'catalogctl-broken-')), 'out');
+  });
+  after(async () => {
+    await rm(join(out, '..'), { recursive: true, force: true });
+  });
+
+  for (const [file, [line, col, key, fragment]] of Object.entries(BROKEN)) {
+    it(`${file}: exit 2, ${line}:${col} ${key || '(syntax)'}`, async () => {
+      const path = `fixtures/envs/${file}`;
+      const r = await runCli(['render', '--env-file', path, '--out', out]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, `one line, no stack trace: ${r.stderr}`);
+      assert.ok(lines[0]!.startsWith(`catalogctl: ${path}:${line}:${col} ${key ? `${key}: ` : ''}`), lines[0]);
+      assert.ok(lines[0]!.includes(fragment), `${lines[0]} should mention ${fragment}`);
+      await assert.rejects(readdir(out), /ENOENT/, 'nothing written');
+    });
+  }
 });

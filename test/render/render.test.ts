@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { loadEnv } from '../../src/config/load.ts';
 import { renderFiles } from '../../src/render/index.ts';
 import { runCli } from '../support/cli.ts';
@@ -62,13 +62,27 @@ describe('render', () => {
     await writeFile(join(tmp, 'staging', 'old-stack.json'), '{}\n');
     const r = await runCli(['render', '--all', '--check', '--out', tmp]);
     assert.equal(r.code, 4);
-    assert.match(r.stdout, /^--- a\/.*dev\/catalog-network\.json/m);
+    assert.match(r.stdout, /^--- \/.*\/dev\/catalog-network\.json\ton disk$/m);
+    assert.match(r.stdout, /^\+\+\+ \/.*\/dev\/catalog-network\.json\trendered$/m);
+    assert.doesNotMatch(r.stdout, /^(Index:|====)/m);
     assert.match(r.stdout, /^-\s+"AWSTemplateFormatVersionX"/m);
     assert.match(r.stdout, /^\+\s+"AWSTemplateFormatVersion"/m);
     assert.match(r.stdout, /missing: .*prod\/state_machine\.json/);
     assert.match(r.stdout, /extra: .*staging\/old-stack\.json/);
-    assert.match(r.stderr, /3 rendered file\(s\) .* are stale/);
+    assert.match(r.stderr, /3 rendered file\(s\) .* are stale: run `catalogctl render --all --out \/.*`/);
     assert.notEqual(await readFile(path, 'utf8'), original, '--check must not rewrite files');
+  });
+
+  it('--check labels relative paths git-style (a/ b/)', async () => {
+    const rel = relative(process.cwd(), tmp);
+    await cp('templates-out', tmp, { recursive: true });
+    const path = join(tmp, 'prod', 'catalog-storage.json');
+    await writeFile(path, (await readFile(path, 'utf8')).replace('"BackupRetentionPeriod": 30', '"BackupRetentionPeriod": 14'));
+    const r = await runCli(['render', '--env', 'prod', '--check', '--out', rel]);
+    assert.equal(r.code, 4);
+    assert.match(r.stdout, new RegExp(`^--- a/${rel.replace(/[.]/g, '\\.')}/prod/catalog-storage\\.json\ton disk$`, 'm'));
+    assert.match(r.stdout, /^-\s+"BackupRetentionPeriod": 14,$/m);
+    assert.match(r.stdout, /^\+\s+"BackupRetentionPeriod": 30,$/m);
   });
 
   it('exits 2 with file:line:col on a bad env file and writes nothing', async () => {

@@ -38,11 +38,22 @@ Exit codes: 0 ok, 2 bad env file (file:line:col key: problem), 4 stale output wi
         const stale = await checkRendered(configs, flags.out);
         if (stale.length > 0) {
           process.stdout.write(stale.map((s) => s.diff).join(''));
-          throw new CheckFailedError(`${stale.length} rendered file(s) in ${flags.out}/ are stale: run \`catalogctl render ${flags.all ? '--all' : flags.env ? `--env ${flags.env}` : `--env-file ${flags.envFile}`}\``);
+          throw new CheckFailedError(`${stale.length} rendered file(s) in ${flags.out}/ are stale: run \`${rerun(flags)}\``);
         }
         process.stdout.write(`${flags.out}/ is up to date (${configs.map((c) => c.name).join(', ')})\n`);
         return;
       }
       await renderToDisk(configs, flags.out, cliReporter());
     });
+}
+
+/** The render command that brings --out up to date, with the same selection and directories. */
+function rerun(flags: RenderFlags): string {
+  const args = ['catalogctl', 'render'];
+  if (flags.all) args.push('--all');
+  else if (flags.env) args.push('--env', flags.env);
+  else args.push('--env-file', flags.envFile ?? '');
+  if (flags.envDir !== 'envs' && !flags.envFile) args.push('--env-dir', flags.envDir);
+  if (flags.out !== 'templates-out') args.push('--out', flags.out);
+  return args.join(' ');
 }
