@@ -12,8 +12,12 @@ export interface ApiGatewayApi {
   createDeployment(restApiId: string, description: string): Promise<string>;
   getStage(restApiId: string, stageName: string): Promise<StageState>;
   setStageDeployment(restApiId: string, stageName: string, deploymentId: string): Promise<void>;
-  /** Sets each variable with `replace` (the emulator rejects `add`; AWS accepts replace for new keys). */
-  setStageVariables(restApiId: string, stageName: string, variables: Record<string, string>): Promise<void>;
+  /**
+   * Makes the stage's variables exactly `variables`: `replace` for new and changed keys (the
+   * emulator rejects `add`; AWS accepts replace for new keys), `remove` for keys not in it. Returns
+   * the keys it changed (none when the stage already had exactly these).
+   */
+  setStageVariables(restApiId: string, stageName: string, variables: Record<string, string>): Promise<string[]>;
 }
 
 export async function createApiGatewayApi(target: AwsTarget): Promise<ApiGatewayApi> {
@@ -33,10 +37,14 @@ export async function createApiGatewayApi(target: AwsTarget): Promise<ApiGateway
       await client.send(new a.UpdateStageCommand({ restApiId, stageName, patchOperations: [{ op: 'replace', path: '/deploymentId', value: deploymentId }] }));
     },
     async setStageVariables(restApiId, stageName, variables) {
-      const ops = Object.keys(variables)
-        .sort()
-        .map((k) => ({ op: 'replace' as const, path: `/variables/${k}`, value: variables[k] }));
+      const current = (await client.send(new a.GetStageCommand({ restApiId, stageName }))).variables ?? {};
+      const keys = [...new Set([...Object.keys(current), ...Object.keys(variables)])].sort();
+      const ops = keys.flatMap((k): { op: 'remove' | 'replace'; path: string; value?: string }[] => {
+        if (!(k in variables)) return [{ op: 'remove', path: `/variables/${k}` }];
+        return current[k] === variables[k] ? [] : [{ op: 'replace', path: `/variables/${k}`, value: variables[k] }];
+      });
       if (ops.length) await client.send(new a.UpdateStageCommand({ restApiId, stageName, patchOperations: ops }));
+      return ops.map((o) => o.path.slice('/variables/'.length));
     },
   };
 }

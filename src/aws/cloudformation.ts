@@ -22,8 +22,11 @@ export interface StackParameter {
   usePrevious?: boolean;
 }
 
-/** Where a template comes from: inline, or an S3 URL for bodies over the 51,200-byte inline limit. */
-export type TemplateSource = { body: string } | { url: string };
+/**
+ * Where a template comes from: inline, an S3 URL for bodies over the 51,200-byte inline limit, or
+ * the stack's current template (UsePreviousTemplate: a change of parameter values only).
+ */
+export type TemplateSource = { body: string } | { url: string } | { previous: true };
 
 export interface StackInput {
   stackName: string;
@@ -69,7 +72,7 @@ const CAPABILITIES = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'] as const;
 export async function createCloudFormationApi(target: AwsTarget): Promise<CloudFormationApi> {
   const cfn = await import('@aws-sdk/client-cloudformation');
   const client = new cfn.CloudFormationClient((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof cfn.CloudFormationClient>[0]>);
-  const templateArgs = (t: TemplateSource) => ('body' in t ? { TemplateBody: t.body } : { TemplateURL: t.url });
+  const templateArgs = (t: TemplateSource) => ('body' in t ? { TemplateBody: t.body } : 'url' in t ? { TemplateURL: t.url } : { UsePreviousTemplate: true });
   const paramArgs = (ps: StackParameter[]) =>
     ps.map((p) => (p.usePrevious ? { ParameterKey: p.key, UsePreviousValue: true } : { ParameterKey: p.key, ParameterValue: p.value ?? '' }));
   const tagArgs = (tags: Record<string, string>) => Object.keys(tags).sort().map((k) => ({ Key: k, Value: tags[k] }));

@@ -45,6 +45,9 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed as the bin (the bundle's entry), not when imported by tests.
 if (process.argv[1] && /catalogctl(\.mjs)?$|main\.ts$/.test(process.argv[1])) {
+  // The pinned AWS SDK supports Node 20; its notice that later SDK releases will need Node 22
+  // would otherwise print eight lines before every AWS command's output. Set it to "false" to see it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -6,13 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AwsApi } from '../aws/index.ts';
-import { API_FUNCTIONS, type EnvConfig } from '../config/types.ts';
+import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../config/types.ts';
 import { DeployError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { CodeKeys } from './params.ts';
-import { deployStacks, type StackTemplates } from './stacks.ts';
+import { deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
 import { checkShiftLock, LIVE_ALIAS, readAliases, shiftTraffic, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 
 export interface ReleaseTargets {
@@ -36,7 +36,11 @@ export interface ReleaseManifest {
   deploymentBefore: string;
   deploymentAfter: string;
   artifactKeys: Record<string, string>;
+  /** The stage variables the release applied, and those the stage had before it. */
   stageVariables: Record<string, string>;
+  stageVariablesBefore: Record<string, string>;
+  /** Set when `catalogctl rollback` later put back what served before this release. */
+  rolledBackAt?: string;
 }
 
 const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
@@ -150,6 +154,26 @@ export interface ReleaseResult {
   releaseId: string;
   outcome: ShiftOutcome;
   manifest: ReleaseManifest;
+  /** Whether catalog-service's Live* parameters were brought to what serves afterwards. */
+  recorded: RecordResult;
+}
+
+export type RecordResult = Awaited<ReturnType<typeof recordLiveState>> | { kind: 'failed'; reason: string };
+
+/**
+ * After traffic moved: catalog-service's Live* parameters set to what serves now (see
+ * recordLiveState). Traffic has already moved, so a failure here is a warning, not an error.
+ */
+async function recordLive(config: EnvConfig, deps: StackDeps, reporter: Reporter): Promise<RecordResult> {
+  let r: RecordResult;
+  try {
+    r = await recordLiveState(config, { ...deps, reporter });
+  } catch (err) {
+    r = { kind: 'failed', reason: (err as Error).message };
+  }
+  if (r.kind === 'skipped' || r.kind === 'failed')
+    reporter.report({ level: 'warn', topic: 'release', message: `could not record the live versions in catalog-service (${r.reason}); traffic is as reported, and diff shows the Live* parameters until the next deploy records them`, data: { ...r } });
+  return r;
 }
 
 export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
@@ -179,6 +203,7 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
   // On resume the stage already serves the interrupted shift's deployment; its predecessor is in that release's manifest.
   const last = resumed ? await readManifest(aws, config) : undefined;
   const previousDeploymentId = last?.deploymentBefore ?? stage.deploymentId;
+  const previousStageVariables = last?.stageVariablesBefore ?? stage.variables;
   const newDeploymentId = resumed && last ? last.deploymentAfter : await aws.apigateway.createDeployment(t.restApiId, `catalogctl release ${releaseId}`);
   const plan: ShiftPlan = {
     functions,
@@ -186,6 +211,8 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
     stageName: t.stageName,
     previousDeploymentId,
     newDeploymentId,
+    previousStageVariables,
+    newStageVariables: { ...config.api.stageVariables },
     alarmNames: t.alarmNames,
     steps: config.release.trafficSteps,
     bakeSeconds: opts.bakeSeconds ?? config.release.bakeSeconds,
@@ -195,8 +222,6 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
   if (config.release.requireApproval) {
     if (!opts.approve || !(await opts.approve(plan))) throw new UserInputError(`release: not approved; nothing was shifted (release ${releaseId})`);
   }
-  // Stage variables take effect on the live stage at once, so only after approval.
-  await aws.apigateway.setStageVariables(t.restApiId, t.stageName, config.api.stageVariables);
   const manifest: ReleaseManifest = {
     releaseId,
     env: config.name,
@@ -208,7 +233,9 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
     deploymentBefore: previousDeploymentId,
     deploymentAfter: newDeploymentId,
     artifactKeys,
-    stageVariables: config.api.stageVariables,
+    // Applied by the shift with the stage's deployment (after approval: they take effect at once).
+    stageVariables: { ...config.api.stageVariables },
+    stageVariablesBefore: previousStageVariables,
   };
   await writeManifest(aws, config, manifest);
   reporter.report({ level: 'step', topic: 'release', message: `release ${releaseId}: shifting ${functions.length} functions through ${plan.steps.join('/')}%`, data: { releaseId } });
@@ -226,22 +253,29 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
     finishedAt: new Date().toISOString(),
   };
   await writeManifest(aws, config, final);
-  return { releaseId, outcome, manifest: final };
+  const recorded = await recordLive(config, { aws, now: opts.now, sleep: opts.sleep, pollMs: opts.stackPollMs }, reporter);
+  return { releaseId, outcome, manifest: final, recorded };
 }
 
 export interface RollbackResult {
   releaseId: string;
   changed: string[];
+  /** Absent when nothing changed. */
+  recorded?: RecordResult;
 }
 
 /**
- * Without `to`: back to what served before the latest release. With `to`: onto what release `to`
- * promoted. Only what differs is changed, so a second run changes nothing.
+ * Without `to`: back to what served before the latest release (aliases, stage deployment, stage
+ * variables), recorded in that release's manifest. With `to`: onto what release `to` promoted. Only
+ * what differs is changed, so a second run changes nothing.
  */
-export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: string; reporter?: Reporter } = {}): Promise<RollbackResult> {
+export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: string; reporter?: Reporter; stackPollMs?: number } = {}): Promise<RollbackResult> {
   const m = await readManifest(aws, config, opts.to ?? 'latest');
   if (!m) throw new UserInputError(opts.to ? `--to: no release ${opts.to} in s3://${config.artifacts.bucket}/${releasesPrefix(config)}` : `rollback: no release recorded for env ${config.name}`);
+  // A release that was promoted and later rolled back by hand can be gone back to; one stopped mid-shift cannot.
+  if (opts.to && m.outcome !== 'promoted' && !m.rolledBackAt) throw new UserInputError(`--to: release ${m.releaseId} was ${m.outcome}${m.reason ? ` (${m.reason})` : ''}, never promoted; pick a promoted release (catalogctl status lists them)`);
   const changed: string[] = [];
+  // The aliases first: they carry the traffic.
   for (const f of m.functions) {
     const want = opts.to ? f.versionAfter : f.versionBefore;
     const cur = await aws.lambda.getAlias(f.functionName, LIVE_ALIAS);
@@ -256,33 +290,71 @@ export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: stri
     await aws.apigateway.setStageDeployment(m.restApiId, m.stageName, wantDep);
     changed.push(`stage ${m.stageName} → deployment ${wantDep}`);
   }
+  // Manifests written before stageVariablesBefore was recorded leave the variables alone.
+  const wantVars = opts.to ? m.stageVariables : m.stageVariablesBefore;
+  if (wantVars) {
+    const keys = await aws.apigateway.setStageVariables(m.restApiId, m.stageName, wantVars);
+    if (keys.length) changed.push(`stage ${m.stageName} variables → ${keys.map((k) => (k in wantVars ? `${k}=${wantVars[k]}` : `${k} removed`)).join(', ')}`);
+  }
   for (const c of changed) opts.reporter?.report({ level: 'ok', topic: 'rollback', message: c });
-  return { releaseId: m.releaseId, changed };
+  if (!opts.to && changed.length && m.outcome === 'promoted') {
+    // Recorded so status, and anyone reading the manifest, sees the release no longer serves.
+    const now = new Date().toISOString();
+    await writeManifest(aws, config, { ...m, outcome: 'rolled-back', reason: 'catalogctl rollback', rolledBackAt: now });
+  }
+  if (changed.length === 0) return { releaseId: m.releaseId, changed };
+  const recorded = await recordLive(config, { aws, pollMs: opts.stackPollMs }, opts.reporter ?? silentReporter);
+  return { releaseId: m.releaseId, changed, recorded };
+}
+
+export interface StackState {
+  stack: string;
+  /** CloudFormation's stack status, or NOT_DEPLOYED. */
+  status: string;
+  statusReason?: string;
 }
 
 export interface StatusReport {
   env: string;
+  stacks: StackState[];
+  /** Empty when catalog-service or catalog-observability is not deployed. */
   aliases: { functionName: string; version: string; weights: Record<string, number> }[];
-  stage: { restApiId: string; stageName: string; deploymentId: string };
+  stage?: { restApiId: string; stageName: string; deploymentId: string; variables: Record<string, string> };
   shiftInProgress: boolean;
-  releases: { releaseId: string; outcome: string; startedAt: string; finishedAt?: string }[];
+  releases: { releaseId: string; outcome: string; reason?: string; startedAt: string; finishedAt?: string; rolledBackAt?: string }[];
+  /** Why aliases and stage are missing, when they are. */
+  note?: string;
 }
 
 export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<StatusReport> {
-  const t = await resolveTargets(aws, config);
-  const { aliases, inProgress } = await readAliases(aws, t.functions);
-  const stage = await aws.apigateway.getStage(t.restApiId, t.stageName);
+  const stacks: StackState[] = [];
+  for (const name of STACK_NAMES) {
+    const s = await aws.cloudformation.describeStack(name);
+    stacks.push(s ? { stack: name, status: s.status, ...(s.statusReason ? { statusReason: s.statusReason } : {}) } : { stack: name, status: 'NOT_DEPLOYED' });
+  }
+  const deployed = (name: string) => stacks.some((s) => s.stack === name && s.status !== 'NOT_DEPLOYED');
+  let aliases: StatusReport['aliases'] = [];
+  let stage: StatusReport['stage'];
+  let shiftInProgress = false;
+  let note: string | undefined;
+  const t = deployed('catalog-service') && deployed('catalog-observability') ? await resolveTargets(aws, config).catch((err: unknown) => {
+    if (!(err instanceof DeployError)) throw err;
+    note = err.message; // e.g. a stack whose creation failed has no Outputs
+    return undefined;
+  }) : undefined;
+  if (!t) note ??= 'catalog-service and catalog-observability are not both deployed: no aliases or stage to show';
+  if (t) {
+    const read = await readAliases(aws, t.functions);
+    aliases = read.aliases.map((a) => ({ functionName: a.functionName, version: a.functionVersion, weights: a.additionalWeights }));
+    shiftInProgress = read.inProgress.length > 0;
+    const st = await aws.apigateway.getStage(t.restApiId, t.stageName);
+    stage = { restApiId: t.restApiId, stageName: t.stageName, deploymentId: st.deploymentId, variables: st.variables };
+  }
   const ids = (await listReleases(aws, config)).slice(-last).reverse();
   const releases = [];
   for (const id of ids) {
     const m = await readManifest(aws, config, id);
-    if (m) releases.push({ releaseId: m.releaseId, outcome: m.outcome, startedAt: m.startedAt, ...(m.finishedAt ? { finishedAt: m.finishedAt } : {}) });
+    if (m) releases.push({ releaseId: m.releaseId, outcome: m.outcome, startedAt: m.startedAt, ...(m.reason ? { reason: m.reason } : {}), ...(m.finishedAt ? { finishedAt: m.finishedAt } : {}), ...(m.rolledBackAt ? { rolledBackAt: m.rolledBackAt } : {}) });
   }
-  return {
-    env: config.name,
-    aliases: aliases.map((a) => ({ functionName: a.functionName, version: a.functionVersion, weights: a.additionalWeights })),
-    stage: { restApiId: t.restApiId, stageName: t.stageName, deploymentId: stage.deploymentId },
-    shiftInProgress: inProgress.length > 0,
-    releases,
-  };
+  return { env: config.name, stacks, aliases, ...(stage ? { stage } : {}), shiftInProgress, releases, ...(note ? { note } : {}) };
 }

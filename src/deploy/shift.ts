@@ -23,6 +23,12 @@ export interface ShiftPlan {
   stageName: string;
   previousDeploymentId: string;
   newDeploymentId: string;
+  /**
+   * The stage variables (feature flags, DRR toggle) the release applies when it moves the stage,
+   * and those a rollback puts back; the stage's variables are left alone when absent.
+   */
+  newStageVariables?: Record<string, string>;
+  previousStageVariables?: Record<string, string>;
   alarmNames: string[];
   /** Percent on the new version per step; strictly increasing, ends at 100. */
   steps: number[];
@@ -88,10 +94,14 @@ export async function checkShiftLock(aws: Alias, functionNames: string[], resume
   return new Map(inProgress.map((a) => [a.functionName, { previous: a.functionVersion, next: Object.keys(a.additionalWeights)[0]! }]));
 }
 
-/** Every alias back on its previous version with no extra weights, and the stage on the previous deployment. */
-export async function restore(aws: ShiftDeps['aws'], plan: Pick<ShiftPlan, 'functions' | 'restApiId' | 'stageName' | 'previousDeploymentId'>): Promise<void> {
+/**
+ * Every alias back on its previous version with no extra weights, and the stage on the previous
+ * deployment with the previous variables. The aliases go first: they carry the traffic.
+ */
+export async function restore(aws: ShiftDeps['aws'], plan: Pick<ShiftPlan, 'functions' | 'restApiId' | 'stageName' | 'previousDeploymentId' | 'previousStageVariables'>): Promise<void> {
   await Promise.all(plan.functions.map((f) => aws.lambda.updateAlias(f.functionName, LIVE_ALIAS, f.previousVersion, {})));
   if (plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.previousDeploymentId);
+  if (plan.previousStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.previousStageVariables);
 }
 
 export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<ShiftOutcome> {
@@ -130,6 +140,7 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
 
   if (signal?.aborted) await interrupted(0);
   if (plan.newDeploymentId !== plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.newDeploymentId);
+  if (plan.newStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.newStageVariables);
   for (const step of plan.steps) {
     if (signal?.aborted) await interrupted(step);
     if (deps.gate) {

@@ -15,7 +15,7 @@ import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { pascal } from '../templates/cfn.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { resolveParameters, type CodeKeys, type LiveState } from './params.ts';
+import { ownedValues, resolveParameters, type CodeKeys, type LiveState } from './params.ts';
 import { buildStackPlan, parameterChanges, type StackPlan } from './plan.ts';
 
 export type StackTemplates = Record<StackName, Record<string, unknown>>;
@@ -324,6 +324,55 @@ async function deployOne(r: Runner, opts: StackRunOptions, ctx: StackContext, li
   if (done.status !== 'UPDATE_COMPLETE') return { stack, kind: 'failed', status: done.status, failures: done.failures, advice: failureAdvice(stack, done.status) };
   r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: updated`, data: { stack } });
   return { stack, kind: 'updated', outputs: done.outputs, plan };
+}
+
+export type RecordOutcome = { kind: 'recorded'; changes: string[] } | { kind: 'up-to-date' } | { kind: 'skipped'; reason: string };
+
+/**
+ * Brings catalog-service's LiveVersion* and LiveDeploymentId parameters to what serves now, after
+ * release or rollback moved traffic: a change set of those parameter values only, on the stack's
+ * current template (UsePreviousTemplate), every other parameter kept. The aliases and the stage
+ * already serve these values, so executing it moves nothing; it keeps the stack's record true, so
+ * `diff` afterwards has nothing to change on them and a stack update never has a stale version to
+ * apply. Never throws for a stack problem: traffic has already moved, so the caller only warns.
+ */
+export async function recordLiveState(config: EnvConfig, deps: StackDeps): Promise<RecordOutcome> {
+  const r = new Runner(deps);
+  const stack: StackName = 'catalog-service';
+  const current = await r.call(stack, 'DescribeStacks', () => r.cfn.describeStack(stack));
+  if (!current) return { kind: 'skipped', reason: `${stack} does not exist` };
+  const advice = blockedAdvice(stack, current.status);
+  if (advice) return { kind: 'skipped', reason: `${stack} is ${current.status}: ${advice}` };
+  const { live, shifting } = await r.call(stack, 'read live state', () => readLiveState(deps.aws, current.outputs));
+  if (shifting.length) return { kind: 'skipped', reason: `a traffic shift is in progress on ${shifting.join(', ')}` };
+  const owned = ownedValues({ config, live });
+  const changes: string[] = [];
+  const parameters = Object.keys(current.parameters)
+    .sort()
+    .map((key) => {
+      const mine = owned.get(key);
+      if (!mine || mine.origin !== 'live' || mine.value === current.parameters[key]) return { key, usePrevious: true };
+      changes.push(`${key} ${JSON.stringify(current.parameters[key])} → ${JSON.stringify(mine.value)}`);
+      return { key, value: mine.value };
+    });
+  if (changes.length === 0) return { kind: 'up-to-date' };
+  const name = changeSetName(r.now());
+  r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: recording what serves now (${changes.join(', ')})`, data: { stack, changeSet: name } });
+  const cs = await createAndWaitChangeSet(r, { stackName: stack, changeSetName: name, template: { previous: true }, parameters, tags: config.tags, description: `catalogctl: record the live versions of ${config.name}` });
+  if (cs.kind === 'no-changes') {
+    if (cs.created) await deleteChangeSet(r, stack, name);
+    return { kind: 'up-to-date' };
+  }
+  if (cs.kind === 'failed') {
+    await deleteChangeSet(r, stack, name);
+    return { kind: 'skipped', reason: `change set failed: ${cs.reason}` };
+  }
+  const marker = await newestEventId(r, stack);
+  await r.call(stack, 'ExecuteChangeSet', () => r.cfn.executeChangeSet(stack, name));
+  const done = await waitForStack(r, stack, marker);
+  if (done.status !== 'UPDATE_COMPLETE') return { kind: 'skipped', reason: `${stack} ended in ${done.status}: ${failureAdvice(stack, done.status)}` };
+  r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: recorded what serves now`, data: { stack } });
+  return { kind: 'recorded', changes };
 }
 
 function selected(opts: StackRunOptions): StackName[] {

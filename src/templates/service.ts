@@ -337,14 +337,15 @@ function apiResources(config: EnvConfig, resources: Record<string, Obj>): void {
     Properties: {
       RestApiId: ref('RestApi'),
       StageName: api.stageName,
-      Description: `Catalog ${config.name}; deployment moved only by catalogctl release and rollback`,
+      // Deployment and variables (feature flags, DRR toggle) are set only by catalogctl release and
+      // rollback, so a stack update never changes what the stage serves.
+      Description: `Catalog ${config.name}; deployment and variables set only by catalogctl release and rollback`,
       DeploymentId: ifThen('HasLiveDeploymentId', ref('LiveDeploymentId'), ref('BootstrapDeployment')),
       CacheClusterEnabled: caching,
       CacheClusterSize: ref('ApiCacheSize'),
       TracingEnabled: true,
       MethodSettings: methodSettings,
       AccessLogSetting: { DestinationArn: getAtt('ApiAccessLogGroup', 'Arn'), Format: accessLogFormat },
-      Variables: { ...api.stageVariables },
       Tags: tags(config),
     },
   };

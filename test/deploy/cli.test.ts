@@ -2,22 +2,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { runCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
-import { createFixture, type Fixture } from './fixture.ts';
+import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
 
 const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
-
-/** Stacks holding only the Outputs release reads (the emulator's CloudFormation skips aliases, stages, alarms; the fixture makes those). */
-async function createStacks(moto: Moto, fx: Fixture): Promise<void> {
-  const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
-  const svc: Record<string, { Value: string }> = { RestApiId: { Value: fx.restApiId }, StageName: { Value: fx.stageName } };
-  ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'].forEach((k, i) => (svc[`FunctionName${k}`] = { Value: FUNCTIONS[i]! }));
-  const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
-  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc) }));
-  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
-}
 
 describe('catalogctl release / rollback / status (CLI, emulator)', function () {
   this.timeout(120_000);
@@ -33,7 +22,7 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     moto = await getMoto();
     await moto.reset();
     fx = await createFixture(moto, FUNCTIONS);
-    await createStacks(moto, fx);
+    await createOutputStacks(moto, fx, FUNCTIONS);
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-release-'));
     const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
     await writeFile(join(dir, 'dev.yaml'), yaml);
@@ -54,11 +43,24 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.equal(s.shiftInProgress, false);
     assert.deepEqual(s.releases.map((r) => r.outcome), ['promoted']);
     const text = await runCli(args('status'), { env });
+    const lines = text.stdout.split('\n');
+    assert.deepEqual(lines.slice(0, 7), [
+      'env dev',
+      'stacks:',
+      '  catalog-network        NOT_DEPLOYED',
+      '  catalog-storage        NOT_DEPLOYED',
+      '  catalog-secrets        NOT_DEPLOYED',
+      '  catalog-service        CREATE_COMPLETE',
+      '  catalog-observability  CREATE_COMPLETE',
+    ]);
     assert.match(text.stdout, /catalog-get-dataset {2}v2 100%/);
+    assert.match(text.stdout, /\nstage v1 \(\w+\): deployment \w+\n {2}variables: DRR_INTEGRATION=true, FEATURE_FRESHNESS_V2=false\nreleases:\n {2}r\S+ {2}promoted {2}\S+\n$/);
 
     const rb1 = await runCli(args('rollback'), { env });
     assert.equal(rb1.code, 0, rb1.stderr);
     assert.match(rb1.stdout, /catalog-list-datasets:live → 1/);
+    assert.match(rb1.stdout, /stage v1 variables → DRR_INTEGRATION=false, FEATURE_FRESHNESS_V2 removed, LEGACY_FLAG=on\n$/);
+    assert.match((await runCli(args('status'), { env })).stdout, /\n {2}r\S+ {2}rolled-back {2}\S+ {2}\(catalogctl rollback\)\n/);
     const rb2 = await runCli(args('rollback'), { env });
     assert.match(rb2.stdout, /already in place, nothing changed/);
 

@@ -6,6 +6,7 @@
  * the gating alarms (state OK).
  */
 import { APIGatewayClient, CreateDeploymentCommand, CreateRestApiCommand, CreateStageCommand, GetResourcesCommand, PutIntegrationCommand, PutMethodCommand } from '@aws-sdk/client-api-gateway';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateAliasCommand, CreateFunctionCommand, LambdaClient, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +17,8 @@ export interface Fixture {
   functions: string[];
   restApiId: string;
   stageName: string;
+  /** What the stage held before any release. */
+  stageVariables: Record<string, string>;
   deploymentId: string;
   alarmNames: string[];
   /** Forces an alarm's state, as the emulator never evaluates metrics. */
@@ -50,7 +53,9 @@ export async function createFixture(moto: Moto, functions = ['catalog-list-datas
   await apigw.send(new PutIntegrationCommand({ restApiId, resourceId: root.id!, httpMethod: 'GET', type: 'MOCK' }));
   const dep = await apigw.send(new CreateDeploymentCommand({ restApiId }));
   const stageName = 'v1';
-  await apigw.send(new CreateStageCommand({ restApiId, stageName, deploymentId: dep.id! }));
+  // Variables of an earlier release: one the env changes, one it no longer has.
+  const stageVariables = { DRR_INTEGRATION: 'false', LEGACY_FLAG: 'on' };
+  await apigw.send(new CreateStageCommand({ restApiId, stageName, deploymentId: dep.id!, variables: stageVariables }));
   const alarmNames = ['catalog-api-5xx', 'catalog-p99-latency'];
   for (const name of alarmNames) {
     await cw.send(
@@ -71,6 +76,7 @@ export async function createFixture(moto: Moto, functions = ['catalog-list-datas
     restApiId,
     stageName,
     deploymentId: dep.id!,
+    stageVariables,
     alarmNames,
     async setAlarm(name, state) {
       await cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }));
@@ -93,4 +99,19 @@ async function createRole(endpoint: string, name: string): Promise<string> {
   const arn = /<Arn>([^<]+)<\/Arn>/.exec(text)?.[1];
   if (!res.ok || !arn) throw new Error(`CreateRole failed: ${res.status} ${text.slice(0, 300)}`);
   return arn;
+}
+
+/**
+ * The two stacks release reads, created in the emulator from small templates holding only the
+ * Outputs release needs (one log group each, as a stack needs a resource); the resources those
+ * Outputs name come from the fixture, since the emulator's CloudFormation skips aliases, stages and
+ * alarms. `functions` in the order of API_FUNCTIONS.
+ */
+export async function createOutputStacks(moto: Moto, fx: Fixture, functions: string[]): Promise<void> {
+  const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
+  const svc: Record<string, { Value: string }> = { RestApiId: { Value: fx.restApiId }, StageName: { Value: fx.stageName } };
+  ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'].forEach((k, i) => (svc[`FunctionName${k}`] = { Value: functions[i]! }));
+  const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc) }));
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
 }

@@ -4,9 +4,10 @@ import { CloudWatchClient, PutMetricDataCommand, SetAlarmStateCommand } from '@a
 import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
 import { createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import type { InvokeResult } from '../../src/aws/lambda.ts';
-import { API_FUNCTIONS, type EnvConfig } from '../../src/config/types.ts';
-import { readManifest, release } from '../../src/deploy/release.ts';
-import { deployStacks } from '../../src/deploy/stacks.ts';
+import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../../src/config/types.ts';
+import { readManifest, release, rollback } from '../../src/deploy/release.ts';
+import { formatPlans } from '../../src/deploy/print-plan.ts';
+import { deployStacks, diffStacks } from '../../src/deploy/stacks.ts';
 import { DeployError, UserInputError } from '../../src/errors.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
 import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
@@ -81,6 +82,31 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
     assert.deepEqual(steps.slice(0, 3), ['packaging and uploading the code', 'deploying the stacks', `running migrations (${fnName(config, 'migrate')})`]);
     assert.ok(reporter.messages('deploy').includes('catalog-service: updated'));
     process.stdout.write(`      (release wall time with zero bake against the emulator: ${ms} ms)\n`);
+  });
+
+  it('after a release, and after a rollback, diff has nothing to change: the Live* parameters record what serves', async () => {
+    const liveParams = async () => {
+      const p = (await aws.cloudformation.describeStack('catalog-service'))!.parameters;
+      return Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith('Live')));
+    };
+    const r = await release(config, aws, opts());
+    assert.equal(r.outcome.kind, 'promoted');
+    assert.equal(r.recorded.kind, 'recorded');
+    const newDep = r.manifest.deploymentAfter;
+    assert.deepEqual(await liveParams(), { LiveDeploymentId: newDep, LiveVersionAuthorizer: '2', LiveVersionGetDataset: '2', LiveVersionListDatasets: '2', LiveVersionWriteDataset: '2' });
+    const codeKeys = await putCode(moto, config, 'b', false);
+    const plans = async () => (await diffStacks({ config, templates: fixtureTemplates(config), codeKeys }, { aws, pollMs: 0 })).plans;
+    assert.equal(formatPlans(await plans()), STACK_NAMES.map((s) => `${s}: no changes\n`).join('\n'));
+    // The code keys the release deployed are kept by the record (UsePreviousValue).
+    assert.equal((await aws.cloudformation.describeStack('catalog-service'))!.parameters.CodeKeyListDatasets, codeKeys.functions['list-datasets']);
+
+    const back = await rollback(config, aws, { stackPollMs: 0 });
+    assert.equal(back.recorded?.kind, 'recorded');
+    assert.deepEqual(await liveParams(), { LiveDeploymentId: live.deploymentId, LiveVersionAuthorizer: '1', LiveVersionGetDataset: '1', LiveVersionListDatasets: '1', LiveVersionWriteDataset: '1' });
+    assert.equal(formatPlans(await plans()), STACK_NAMES.map((s) => `${s}: no changes\n`).join('\n'));
+    assert.deepEqual(await aliases(), API_FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));
+    // Nothing moved the second time, so nothing is recorded either.
+    assert.deepEqual(await rollback(config, aws, { stackPollMs: 0 }), { releaseId: r.releaseId, changed: [] });
   });
 
   it('an alarm forced to ALARM mid-bake rolls aliases and stage back (checked in the emulator) and records it', async () => {

@@ -1,29 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
 import { readManifest, release, rollback, status } from '../../src/deploy/release.ts';
 import { UserInputError } from '../../src/errors.ts';
-import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
-import { createFixture, type Fixture } from './fixture.ts';
+import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
+import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
 
 const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
-
-/**
- * The two stacks release reads, created in the emulator from small templates holding only the
- * Outputs release needs (one log group each, as a stack needs a resource); the resources those
- * Outputs name come from the fixture, since the emulator's CloudFormation skips aliases, stages and alarms.
- */
-async function createStacks(moto: Moto, fx: Fixture): Promise<void> {
-  const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
-  const keys = ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'];
-  const svcOutputs: Record<string, { Value: string }> = { RestApiId: { Value: fx.restApiId }, StageName: { Value: fx.stageName } };
-  keys.forEach((k, i) => (svcOutputs[`FunctionName${k}`] = { Value: FUNCTIONS[i]! }));
-  const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
-  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svcOutputs) }));
-  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
-}
 
 describe('deploy/release: release, rollback and status against the emulator', function () {
   this.timeout(60_000);
@@ -39,7 +23,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     process.env.AWS_ACCESS_KEY_ID = 'test';
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
     fx = await createFixture(moto, FUNCTIONS);
-    await createStacks(moto, fx);
+    await createOutputStacks(moto, fx, FUNCTIONS);
     const dev = structuredClone(await loadEnv('dev')) as EnvConfig;
     config = { ...dev, account: { ...dev.account, id: MOTO_ACCOUNT_ID }, artifacts: { bucket: 'catalog-artifacts', prefix: 'dev' } };
     aws = await createGuardedAwsApi({ region: moto.region, endpoint: moto.endpoint }, config);
@@ -67,19 +51,39 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     assert.deepEqual(await readManifest(aws, config, r.releaseId), latest);
     console.log(`      release wall time with zero bake: ${wallMs} ms`);
 
+    assert.deepEqual(latest!.stageVariablesBefore, fx.stageVariables);
+
     const st = await status(config, aws);
     assert.equal(st.shiftInProgress, false);
     assert.deepEqual(st.releases.map((x) => [x.releaseId, x.outcome]), [[r.releaseId, 'promoted']]);
-    assert.equal(st.stage.deploymentId, r.manifest.deploymentAfter);
+    assert.equal(st.stage?.deploymentId, r.manifest.deploymentAfter);
+    assert.deepEqual(st.stage?.variables, config.api.stageVariables);
+    // The two stacks this fixture deploys, and the three it does not.
+    assert.deepEqual(st.stacks.map((x) => [x.stack, x.status]), [
+      ['catalog-network', 'NOT_DEPLOYED'],
+      ['catalog-storage', 'NOT_DEPLOYED'],
+      ['catalog-secrets', 'NOT_DEPLOYED'],
+      ['catalog-service', 'CREATE_COMPLETE'],
+      ['catalog-observability', 'CREATE_COMPLETE'],
+    ]);
 
     const first = await rollback(config, aws);
-    assert.equal(first.changed.length, FUNCTIONS.length + 1);
+    assert.deepEqual(first.changed.slice(FUNCTIONS.length), [`stage v1 → deployment ${fx.deploymentId}`, 'stage v1 variables → DRR_INTEGRATION=false, FEATURE_FRESHNESS_V2 removed, LEGACY_FLAG=on']);
     for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
-    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
+    const back = await aws.apigateway.getStage(fx.restApiId, fx.stageName);
+    assert.deepEqual(back, { deploymentId: fx.deploymentId, variables: fx.stageVariables });
+    const recorded = (await readManifest(aws, config))!;
+    assert.equal(recorded.outcome, 'rolled-back');
+    assert.equal(recorded.reason, 'catalogctl rollback');
+    assert.ok(recorded.rolledBackAt);
+    assert.deepEqual((await status(config, aws)).releases.map((x) => [x.outcome, x.reason]), [['rolled-back', 'catalogctl rollback']]);
     assert.deepEqual((await rollback(config, aws)).changed, []);
-    // --to puts the named release's versions back.
-    assert.equal((await rollback(config, aws, { to: r.releaseId })).changed.length, FUNCTIONS.length + 1);
+    assert.deepEqual(await readManifest(aws, config), recorded, 'a rollback that changes nothing records nothing');
+    // --to puts the named release's versions, deployment and variables back.
+    assert.equal((await rollback(config, aws, { to: r.releaseId })).changed.length, FUNCTIONS.length + 2);
     assert.equal((await aws.lambda.getAlias(FUNCTIONS[0]!, 'live')).functionVersion, '2');
+    assert.deepEqual(await aws.apigateway.getStage(fx.restApiId, fx.stageName), { deploymentId: r.manifest.deploymentAfter, variables: config.api.stageVariables });
+    assert.deepEqual((await rollback(config, aws, { to: r.releaseId })).changed, []);
   });
 
   it('an alarm mid-bake rolls back and the manifest records it; the time to restore is measured', async () => {
@@ -101,7 +105,9 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     const restoredMs = performance.now() - alarmAt;
     assert.equal(r.outcome.kind, 'rolled-back');
     for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.deepEqual(await aws.apigateway.getStage(fx.restApiId, fx.stageName), { deploymentId: fx.deploymentId, variables: fx.stageVariables }, 'stage deployment and variables restored');
     assert.equal((await readManifest(aws, config))!.outcome, 'rolled-back');
+    await assert.rejects(rollback(config, aws, { to: r.releaseId }), (e: unknown) => e instanceof UserInputError && /--to: release \S+ was rolled-back \(alarm catalog-api-5xx in ALARM at 10%\), never promoted/.test(e.message));
     console.log(`      SetAlarmState ALARM → all aliases restored (excluding the poll wait): ${restoredMs.toFixed(0)} ms`);
     assert.deepEqual((await rollback(config, aws)).changed, []);
   });

@@ -101,9 +101,12 @@ describe('deploy/shift: alias shift against the emulator', function () {
     assert.equal(await checkShiftLock(aws, fx.functions, false), undefined);
   });
 
-  it('stage variables are applied with replace', async () => {
-    await aws.apigateway.setStageVariables(fx.restApiId, fx.stageName, { drrIntegration: 'true', featureX: 'off' });
-    assert.deepEqual((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).variables, { drrIntegration: 'true', featureX: 'off' });
+  it('stage variables are set exactly: new and changed keys replaced, missing ones removed, nothing when equal', async () => {
+    assert.deepEqual((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).variables, fx.stageVariables);
+    const changed = await aws.apigateway.setStageVariables(fx.restApiId, fx.stageName, { DRR_INTEGRATION: 'true', featureX: 'off' });
+    assert.deepEqual(changed, ['DRR_INTEGRATION', 'LEGACY_FLAG', 'featureX']);
+    assert.deepEqual((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).variables, { DRR_INTEGRATION: 'true', featureX: 'off' });
+    assert.deepEqual(await aws.apigateway.setStageVariables(fx.restApiId, fx.stageName, { DRR_INTEGRATION: 'true', featureX: 'off' }), []);
   });
 
   it('checks the gate before every step; a failing gate rolls back like an alarm', async () => {

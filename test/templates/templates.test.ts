@@ -63,12 +63,14 @@ describe('templates', () => {
     assert.equal(byType(svc, 'AWS::Lambda::Alias').length, 4);
   });
 
-  it('keep traffic moves out of change sets: aliases and stage follow Live* parameters', () => {
+  it('keep traffic moves out of change sets: aliases and stage follow Live* parameters; stage variables belong to release', () => {
     const svc = stack('dev', 'service');
     const alias = svc.Resources.ListDatasetsLiveAlias!.Properties;
     assert.deepEqual(alias.FunctionVersion, { 'Fn::If': ['HasLiveVersionListDatasets', { Ref: 'LiveVersionListDatasets' }, { 'Fn::GetAtt': ['ListDatasetsBootstrapVersion', 'Version'] }] });
     assert.equal(alias.RoutingConfig, undefined);
     assert.deepEqual(svc.Resources.ApiStage!.Properties.DeploymentId, { 'Fn::If': ['HasLiveDeploymentId', { Ref: 'LiveDeploymentId' }, { Ref: 'BootstrapDeployment' }] });
+    // A stack update would otherwise put the env file's feature flags on the stage outside a release, or undo a rollback's.
+    for (const env of ['dev', 'staging', 'prod']) assert.equal(stack(env, 'service').Resources.ApiStage!.Properties.Variables, undefined, env);
     for (const k of ['RestApiId', 'StageName', 'StateMachineArn', 'FunctionNameListDatasets']) assert.ok(svc.Outputs[k], k);
     assert.ok(stack('dev', 'observability').Outputs.AlarmNames);
   });

@@ -220,7 +220,15 @@ export function registerDeployCommands(program: Command): void {
             if (flags.approve) return true;
             if (!process.stdin.isTTY) throw new UserInputError(`release: env ${config.name} requires approval; pass --approve or run on a terminal`);
             const lines = plan.functions.map((f) => `  ${f.functionName}: ${f.previousVersion} → ${f.newVersion}`);
-            process.stderr.write(`Release plan for ${config.name}:\n${lines.join('\n')}\n  stage ${plan.stageName}: ${plan.previousDeploymentId} → ${plan.newDeploymentId}\n  steps ${plan.steps.join('/')}% with ${plan.bakeSeconds}s bakes\n`);
+            const before = plan.previousStageVariables ?? {};
+            const after = plan.newStageVariables ?? before;
+            const varChanges = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+              .sort()
+              .filter((k) => before[k] !== after[k])
+              .map((k) => `  stage variable ${k}: ${before[k] ?? '(unset)'} → ${after[k] ?? '(removed)'}`);
+            process.stderr.write(
+              `Release plan for ${config.name}:\n${[...lines, `  stage ${plan.stageName}: ${plan.previousDeploymentId} → ${plan.newDeploymentId}`, ...varChanges, `  steps ${plan.steps.join('/')}% with ${plan.bakeSeconds}s bakes`].join('\n')}\n`,
+            );
             const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stderr });
             try {
               return /^y(es)?$/i.test((await rl.question('Shift traffic? [y/N] ')).trim());
@@ -236,17 +244,29 @@ export function registerDeployCommands(program: Command): void {
       }
     });
 
-  awsOptions(program.command('rollback').description('Put the live aliases and the API stage back on the previous release'))
-    .option('--to <release-id>', 'put back what this release promoted instead')
+  awsOptions(program.command('rollback').description('Put the live aliases and the API stage (deployment and variables) back on what served before the latest release'))
+    .option('--to <release-id>', 'put back what this (promoted) release promoted instead')
+    .addHelpText(
+      'after',
+      `
+Traffic moves first (aliases, then the stage); then catalog-service's LiveVersion*/LiveDeploymentId
+parameters are set to what now serves, so diff has nothing to change on them. A second run changes
+nothing. Exit codes: 0 rolled back or nothing to do, 2 bad input / account mismatch / unknown or
+never-promoted --to, 3 AWS failure.`,
+    )
     .action(async (flags: AwsFlags & { to?: string }) => {
       const { config, aws } = await connect(flags);
       const { rollback } = await import('../../deploy/release.ts');
-      const r = await rollback(config, aws, { to: flags.to });
+      const { cliReporter } = await import('../output.ts');
+      const printer = cliReporter();
+      // The changes themselves are printed below, on stdout; the reporter shows the stack record and warnings.
+      const reporter = { report: (e: Parameters<typeof printer.report>[0]) => e.topic !== 'rollback' && printer.report(e) };
+      const r = await rollback(config, aws, { to: flags.to, reporter });
       if (r.changed.length === 0) process.stdout.write(`rollback (release ${r.releaseId}): already in place, nothing changed\n`);
       else process.stdout.write(`rollback (release ${r.releaseId}):\n${r.changed.map((c) => `  ${c}`).join('\n')}\n`);
     });
 
-  awsOptions(program.command('status').description('Show what each alias serves, the stage deployment and the last releases'))
+  awsOptions(program.command('status').description('Show the stack states, what each alias serves, the stage deployment and variables, any shift in progress and the last releases'))
     .option('--json', 'print the status as JSON')
     .action(async (flags: AwsFlags & { json?: boolean }) => {
       const { config, aws } = await connect(flags);
@@ -257,14 +277,23 @@ export function registerDeployCommands(program: Command): void {
         process.stdout.write(`${canonicalJson(s)}\n`);
         return;
       }
-      const out = [`env ${s.env}${s.shiftInProgress ? '  (shift in progress)' : ''}`, 'aliases (live):'];
+      const out = [`env ${s.env}${s.shiftInProgress ? '  (shift in progress)' : ''}`, 'stacks:'];
+      const w = Math.max(...s.stacks.map((x) => x.stack.length));
+      for (const x of s.stacks) out.push(`  ${x.stack.padEnd(w)}  ${x.status}${x.statusReason ? `  (${x.statusReason})` : ''}`);
+      if (s.note) out.push(`note: ${s.note}`);
+      if (s.aliases.length) out.push('aliases (live):');
       for (const a of s.aliases) {
         const extra = Object.entries(a.weights);
-        const main = 1 - extra.reduce((n, [, w]) => n + w, 0);
-        out.push(`  ${a.functionName}  v${a.version} ${pct(main)}${extra.map(([v, w]) => `, v${v} ${pct(w)}`).join('')}`);
+        const main = 1 - extra.reduce((n, [, wt]) => n + wt, 0);
+        out.push(`  ${a.functionName}  v${a.version} ${pct(main)}${extra.map(([v, wt]) => `, v${v} ${pct(wt)}`).join('')}`);
       }
-      out.push(`stage ${s.stage.stageName} (${s.stage.restApiId}): deployment ${s.stage.deploymentId}`, 'releases:');
-      for (const r of s.releases) out.push(`  ${r.releaseId}  ${r.outcome}  ${r.startedAt}`);
+      if (s.stage) {
+        const vars = Object.entries(s.stage.variables).sort(([a], [b]) => (a < b ? -1 : 1));
+        out.push(`stage ${s.stage.stageName} (${s.stage.restApiId}): deployment ${s.stage.deploymentId}`);
+        out.push(`  variables: ${vars.length ? vars.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'}`);
+      }
+      out.push('releases:');
+      for (const r of s.releases) out.push(`  ${r.releaseId}  ${r.outcome}  ${r.startedAt}${r.reason ? `  (${r.reason})` : ''}`);
       if (s.releases.length === 0) out.push('  none recorded');
       process.stdout.write(`${out.join('\n')}\n`);
     });
