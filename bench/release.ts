@@ -1,7 +1,8 @@
 /**
  * Release timings against the local emulator (started here, on a loopback port):
  * - a whole release with zero bake: upload → deploy (change set) → migrate (scripted: the emulator
- *   cannot invoke) → versions → API deployment → 10/50/100 shift, with the miniature stacks;
+ *   cannot invoke) → versions → API deployment → 10/50/100 shift → Live* parameters recorded in
+ *   catalog-service, with the miniature stacks;
  * - time from an alarm going to ALARM until every alias serves the old version again, with real
  *   timers at alarm polls of 1 s and of the env's 10 s (the wait for the next poll dominates);
  * - the baseline, measured in the same run: one UpdateAlias round trip, the least that moving
@@ -19,6 +20,7 @@ import { getMoto, stopSharedMoto, TEST_CREDENTIALS, type Moto } from '../test/su
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 process.env.AWS_ACCESS_KEY_ID = 'test';
 process.env.AWS_SECRET_ACCESS_KEY = 'test';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|');
   const row = (name: string, xs: number[]) => console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${(median(xs) / b).toFixed(1)} |`);
   row('baseline: one UpdateAlias', baseline);
-  row('release, zero bake (deploy → migrate → versions → 10/50/100)', whole);
+  row('release, zero bake (deploy → migrate → versions → 10/50/100 → record)', whole);
   for (const [name, detect, restore] of alarmRows) {
     row(name, detect);
     row(`  of which restore (aliases + stage)`, restore);

@@ -53,19 +53,25 @@ describe('catalogctl release: the whole pipeline (CLI, emulator)', function () {
 
   const aliases = () => Promise.all(API_FUNCTIONS.map((fn) => aws.lambda.getAlias(fnName(config, fn), 'live')));
 
-  it('packages, uploads, deploys and promotes with --bake 0; status and rollback work from the manifest', async () => {
+  it('packages, uploads, deploys and promotes with 1 s bakes; diff then shows nothing; status and rollback work from the manifest', async () => {
     const started = Date.now();
-    const r = await runCli(args('--bake', '0'), { env });
+    const r = await runCli(args('--bake', '1'), { env });
     const ms = Date.now() - started;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^release r\S+: promoted \(catalog-dev-list-datasets v2, catalog-dev-get-dataset v2, catalog-dev-write-dataset v2, catalog-dev-authorizer v2\)\n$/);
-    for (const step of ['packaging and uploading the code', 'deploying the stacks', 'catalog-service: updated', 'migrations skipped (--skip-migrations)', '100% of traffic on the new versions']) assert.ok(r.stderr.includes(step), step);
+    for (const step of ['packaging and uploading the code', 'deploying the stacks', 'catalog-service: updated', 'migrations skipped (--skip-migrations)', '10% of traffic', '50% of traffic', '100% of traffic on the new versions', 'catalog-service: recorded what serves now'])
+      assert.ok(r.stderr.includes(step), step);
+    assert.ok(r.stderr.indexOf('50% of traffic') > r.stderr.indexOf('10% of traffic'));
     assert.deepEqual(await aliases(), API_FUNCTIONS.map(() => ({ functionVersion: '2', additionalWeights: {} })));
     // Version 2 runs the zip the packager built (its key is the sha256 of its bytes).
     const manifest = JSON.parse(await readFile(`.build/${config.name}/manifest.json`, 'utf8')) as { functions: Record<string, { key: string }> };
     const fn = await new LambdaClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS }).send(new GetFunctionCommand({ FunctionName: fnName(config, 'get-dataset'), Qualifier: '2' }));
     assert.ok(fn.Code!.Location!.endsWith(manifest.functions['get-dataset']!.key), fn.Code!.Location);
-    process.stdout.write(`      (catalogctl release --bake 0, incl. packaging, against the emulator: ${ms} ms)\n`);
+    assert.ok(ms >= 2000, `two 1 s bakes took place (${ms} ms)`);
+    process.stdout.write(`      (catalogctl release --bake 1, incl. packaging and two 1 s bakes, against the emulator: ${ms} ms)\n`);
+    const diff = await runCli(['diff', '--env', 'dev', '--env-dir', join(dir, 'envs'), '--endpoint-url', moto.endpoint, '--templates-dir', dir, '--artifacts', `.build/${config.name}/manifest.json`], { env });
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.equal(diff.stdout, STACK_NAMES.map((st) => `${st}: no changes\n`).join('\n'));
 
     const st = await runCli(['status', '--env', 'dev', '--env-dir', join(dir, 'envs'), '--endpoint-url', moto.endpoint], { env });
     assert.equal(st.code, 0, st.stderr);
