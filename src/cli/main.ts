@@ -19,6 +19,25 @@ export function buildProgram(): Command {
   return program;
 }
 
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/**
+ * An AWS SDK service error (it carries `$metadata`) or a network failure reaching AWS, as one line;
+ * undefined for anything else. Commands wrap the calls they expect to fail; this catches the rest,
+ * so an AWS failure is never reported as an internal error.
+ */
+function awsFailure(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
+  const oneLine = (s: string | undefined) => (s ?? '').replace(/\s+/g, ' ').trim();
+  if (e.$metadata) {
+    const id = e.$metadata.requestId ? `, request ${e.$metadata.requestId}` : '';
+    return `AWS error ${e.name ?? 'unknown'} (HTTP ${e.$metadata.httpStatusCode ?? '?'}${id}): ${oneLine(e.message) || 'no message'}`;
+  }
+  if (e.code && NETWORK_CODES.has(e.code)) return `cannot reach AWS (${e.code}): ${oneLine(e.message)}`;
+  return undefined;
+}
+
 /** Turn any thrown value into a one-line message and an exit code. */
 export function exitCodeFor(err: unknown): { code: number; message?: string } {
   if (err instanceof CatalogError) return { code: err.exitCode, message: err.message };
@@ -27,6 +46,8 @@ export function exitCodeFor(err: unknown): { code: number; message?: string } {
     if (err.exitCode === 0) return { code: ExitCode.Ok };
     return { code: ExitCode.BadInput };
   }
+  const aws = awsFailure(err);
+  if (aws) return { code: ExitCode.DeployFailed, message: aws };
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
   return { code: ExitCode.Internal, message: `internal error: ${message}` };
 }

@@ -350,7 +350,14 @@ export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<
     const st = await aws.apigateway.getStage(t.restApiId, t.stageName);
     stage = { restApiId: t.restApiId, stageName: t.stageName, deploymentId: st.deploymentId, variables: st.variables };
   }
-  const ids = (await listReleases(aws, config)).slice(-last).reverse();
+  let ids: string[] = [];
+  try {
+    ids = (await listReleases(aws, config)).slice(-last).reverse();
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'NoSuchBucket') throw err;
+    const msg = `artifact bucket ${config.artifacts.bucket} does not exist yet: no releases recorded`;
+    note = note ? `${note}; ${msg}` : msg;
+  }
   const releases = [];
   for (const id of ids) {
     const m = await readManifest(aws, config, id);

@@ -93,6 +93,31 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.equal(approved.code, 0, approved.stderr);
   });
 
+  it('status of an account with nothing deployed says so (exit 0); an AWS error is one line and exit 3', async () => {
+    await moto.reset();
+    const empty = await runCli(args('status'), { env });
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(
+      empty.stdout,
+      [
+        'env dev',
+        'stacks:',
+        ...['catalog-network', 'catalog-storage', 'catalog-secrets', 'catalog-service', 'catalog-observability'].map((s) => `  ${s.padEnd(21)}  NOT_DEPLOYED`),
+        'note: catalog-service and catalog-observability are not both deployed: no aliases or stage to show; artifact bucket catalog-artifacts does not exist yet: no releases recorded',
+        'releases:',
+        '  none recorded',
+        '',
+      ].join('\n'),
+    );
+    const json = JSON.parse((await runCli(args('status', '--json'), { env })).stdout) as { stacks: { status: string }[]; aliases: unknown[]; stage?: unknown };
+    assert.deepEqual([json.stacks.map((s) => s.status), json.aliases, json.stage], [Array(5).fill('NOT_DEPLOYED'), [], undefined]);
+    // Stacks whose Outputs name functions that do not exist: Lambda's own error, on one line.
+    await createOutputStacks(moto, { ...fx, alarmNames: ['nope'] }, FUNCTIONS.map((f) => `${f}-gone`));
+    const broken = await runCli(args('status'), { env });
+    assert.equal(broken.code, 3, broken.stderr);
+    assert.match(broken.stderr, /^catalogctl: AWS error ResourceNotFoundException \(HTTP 404[^)]*\): .*function:catalog-[a-z-]+-gone\n$/);
+  });
+
   it('SIGTERM during a bake restores the previous release and exits 130', async () => {
     await fx.changeFunctions('r2');
     const { spawn } = await import('node:child_process');
