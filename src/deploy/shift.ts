@@ -139,6 +139,14 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
   };
 
   if (signal?.aborted) await interrupted(0);
+  // An alarm already firing stops the release before any traffic or the stage moves.
+  const firingBefore = plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : [];
+  if (firingBefore.length) {
+    const reason = `alarm ${firingBefore.join(', ')} in ALARM before any traffic moved`;
+    reporter.report({ level: 'warn', topic: 'release', message: `${reason}: not shifting`, data: { step: 0, alarms: firingBefore } });
+    await restore(aws, plan); // a resumed shift still has weights on the aliases
+    return { kind: 'rolled-back', reason, alarms: firingBefore, atStep: 0 };
+  }
   if (plan.newDeploymentId !== plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.newDeploymentId);
   if (plan.newStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.newStageVariables);
   for (const step of plan.steps) {

@@ -77,7 +77,8 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     await fx.changeFunctions('r3');
     const alarmed = await runCli(args('release', '--bake', '0'), { env });
     assert.equal(alarmed.code, 3, alarmed.stderr);
-    assert.match(alarmed.stderr, /rolled back: alarm catalog-api-5xx in ALARM at 10%/);
+    assert.match(alarmed.stderr, /release r\S+ not shifted: alarm catalog-api-5xx in ALARM before any traffic moved\n$/);
+    assert.doesNotMatch(alarmed.stderr, /10% of traffic/);
   });
 
   it('refuses another account (exit 2) and, when approval is required, a run without a terminal or --approve (exit 2)', async () => {

@@ -82,6 +82,20 @@ describe('deploy/shift: alias shift against the emulator', function () {
     assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
   });
 
+  it('an alarm already in ALARM stops the shift before the stage or any alias moves; a resumed shift is put back', async () => {
+    await fx.setAlarm('catalog-api-5xx', 'ALARM');
+    const clock = fakeClock();
+    const out = await shiftTraffic(plan, { aws, now: clock.now, sleep: clock.sleep });
+    assert.deepEqual(out, { kind: 'rolled-back', reason: 'alarm catalog-api-5xx in ALARM before any traffic moved', alarms: ['catalog-api-5xx'], atStep: 0 });
+    assert.deepEqual(clock.sleeps, []);
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
+    // A shift left at 10% and resumed while the alarm fires goes back to the previous versions.
+    await aws.lambda.updateAlias(fx.functions[0]!, 'live', '1', { '2': 0.1 });
+    assert.equal((await shiftTraffic(plan, { aws, now: clock.now, sleep: clock.sleep })).kind, 'rolled-back');
+    assert.deepEqual(await aws.lambda.getAlias(fx.functions[0]!, 'live'), { functionVersion: '1', additionalWeights: {} });
+  });
+
   it('an abort mid-bake restores the previous release and throws InterruptedError', async () => {
     const ac = new AbortController();
     const clock = fakeClock(async (n) => {

@@ -237,7 +237,7 @@ export function registerDeployCommands(program: Command): void {
             }
           },
         });
-        if (r.outcome.kind === 'rolled-back') throw new DeployError(`release ${r.releaseId} rolled back: ${r.outcome.reason}`);
+        if (r.outcome.kind === 'rolled-back') throw new DeployError(`release ${r.releaseId} ${r.outcome.atStep === 0 ? 'not shifted' : 'rolled back'}: ${r.outcome.reason}`);
         process.stdout.write(`release ${r.releaseId}: promoted (${r.manifest.functions.map((f) => `${f.functionName} v${f.versionAfter}`).join(', ')})\n`);
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
