@@ -16,6 +16,11 @@ export interface S3Api {
   /** `sha256Base64` is checked by S3; a mismatch rejects the upload and stores nothing. */
   putObject(bucket: string, key: string, body: Uint8Array | string, opts?: { sha256Base64?: string; contentType?: string }): Promise<void>;
   getObject(bucket: string, key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Creates the object only when the key is free (a conditional write, `If-None-Match: *`);
+   * false when it already exists, so two callers can never both create it.
+   */
+  createObject(bucket: string, key: string, body: string, opts?: { contentType?: string }): Promise<boolean>;
   listKeys(bucket: string, prefix: string): Promise<string[]>;
   deleteObject(bucket: string, key: string): Promise<void>;
 }
@@ -48,6 +53,17 @@ export async function createS3Api(target: AwsTarget): Promise<S3Api> {
           ServerSideEncryption: 'aws:kms',
         }),
       );
+    },
+    async createObject(bucket, key, body, opts = {}) {
+      try {
+        await client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: opts.contentType, IfNoneMatch: '*', ServerSideEncryption: 'aws:kms' }));
+        return true;
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        // 412: the key exists; 409: another conditional write to it is in flight.
+        if (e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || e.$metadata?.httpStatusCode === 412 || e.$metadata?.httpStatusCode === 409) return false;
+        throw err;
+      }
     },
     async getObject(bucket, key) {
       try {

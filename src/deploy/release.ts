@@ -110,6 +110,10 @@ export interface ReleaseOptions extends Omit<ShiftDeps, 'aws'> {
   stackPollMs?: number;
   /** Skip invoking `migrate` (migrations run another way, e.g. `catalogctl db migrate`). */
   skipMigrations?: boolean;
+  /** Who holds the release lock, as status shows it (default "catalogctl"). */
+  lockHolder?: string;
+  /** Break a release lock left by a run that is no longer running. */
+  forceUnlock?: boolean;
 }
 
 /**
@@ -176,8 +180,76 @@ async function recordLive(config: EnvConfig, deps: StackDeps, reporter: Reporter
   return r;
 }
 
+const lockKey = (config: EnvConfig) => `${config.artifacts.prefix.replace(/\/+$/, '')}/release.lock`;
+
+export interface ReleaseLock {
+  holder: string;
+  acquiredAt: string;
+  token: string;
+}
+
+const parseLock = (bytes: Uint8Array | undefined): ReleaseLock | undefined => {
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as ReleaseLock;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The release lock of the env, when one is held. */
+export async function readReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvConfig): Promise<ReleaseLock | undefined> {
+  return parseLock(await aws.s3.getObject(config.artifacts.bucket, lockKey(config)));
+}
+
+/**
+ * One release per env at a time, whatever machine runs it: `<prefix>/release.lock` in the artifact
+ * bucket, created with a conditional write so two releases can never both hold it. Returns the
+ * release function, which removes the lock only if it is still this one. A lock left by a run that
+ * died (killed, machine lost) is broken with `force`.
+ */
+export async function acquireReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvConfig, opts: { holder?: string; force?: boolean; reporter?: Reporter } = {}): Promise<() => Promise<void>> {
+  const { bucket } = config.artifacts;
+  const key = lockKey(config);
+  const lock: ReleaseLock = { holder: opts.holder ?? 'catalogctl', acquiredAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+  const create = async () => {
+    try {
+      return await aws.s3.createObject(bucket, key, canonicalJson(lock), { contentType: 'application/json' });
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchBucket') throw new DeployError(`release: artifact bucket ${bucket} (artifacts.bucket of env ${config.name}) does not exist; create it first`);
+      throw err;
+    }
+  };
+  if (!(await create())) {
+    const held = await readReleaseLock(aws, config);
+    const who = held ? `${held.holder}, since ${held.acquiredAt}` : 'holder unknown';
+    if (!opts.force) throw new UserInputError(`release: another release of ${config.name} holds the lock (${who}); wait for it to finish, or, if it is no longer running, rerun with --force-unlock`);
+    opts.reporter?.report({ level: 'warn', topic: 'release', message: `--force-unlock: removing the release lock held by ${who}` });
+    await aws.s3.deleteObject(bucket, key);
+    if (!(await create())) throw new UserInputError(`release: another release of ${config.name} took the lock as --force-unlock removed it; check \`catalogctl status\``);
+  }
+  return async () => {
+    if ((await readReleaseLock(aws, config))?.token === lock.token) await aws.s3.deleteObject(bucket, key);
+  };
+}
+
+/**
+ * Package → deploy → migrate → publish → approval → shift → record, under the env's release lock
+ * (see acquireReleaseLock), released however the release ends.
+ */
 export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
   const reporter = opts.reporter ?? silentReporter;
+  const unlock = await acquireReleaseLock(aws, config, { holder: opts.lockHolder, force: opts.forceUnlock, reporter });
+  try {
+    return await releaseLocked(config, aws, opts, reporter);
+  } finally {
+    await unlock().catch((err: unknown) =>
+      reporter.report({ level: 'warn', topic: 'release', message: `could not remove the release lock s3://${config.artifacts.bucket}/${lockKey(config)}: ${(err as Error).message}; the next release needs --force-unlock` }),
+    );
+  }
+}
+
+async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions, reporter: Reporter): Promise<ReleaseResult> {
   let artifactKeys = opts.artifactKeys ?? {};
   if (opts.artifacts && !opts.resume) {
     // The lock first: nothing is packaged or deployed while another shift is in progress.
@@ -324,6 +396,8 @@ export interface StatusReport {
   releases: { releaseId: string; outcome: string; reason?: string; startedAt: string; finishedAt?: string; rolledBackAt?: string }[];
   /** Why aliases and stage are missing, when they are. */
   note?: string;
+  /** The release lock, when a release holds it (or a dead one left it). */
+  lock?: { holder: string; acquiredAt: string };
 }
 
 export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<StatusReport> {
@@ -351,17 +425,20 @@ export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<
     stage = { restApiId: t.restApiId, stageName: t.stageName, deploymentId: st.deploymentId, variables: st.variables };
   }
   let ids: string[] = [];
+  let bucketMissing = false;
   try {
     ids = (await listReleases(aws, config)).slice(-last).reverse();
   } catch (err) {
     if ((err as { name?: string }).name !== 'NoSuchBucket') throw err;
+    bucketMissing = true;
     const msg = `artifact bucket ${config.artifacts.bucket} does not exist yet: no releases recorded`;
     note = note ? `${note}; ${msg}` : msg;
   }
+  const held = bucketMissing ? undefined : await readReleaseLock(aws, config);
   const releases = [];
   for (const id of ids) {
     const m = await readManifest(aws, config, id);
     if (m) releases.push({ releaseId: m.releaseId, outcome: m.outcome, startedAt: m.startedAt, ...(m.reason ? { reason: m.reason } : {}), ...(m.finishedAt ? { finishedAt: m.finishedAt } : {}), ...(m.rolledBackAt ? { rolledBackAt: m.rolledBackAt } : {}) });
   }
-  return { env: config.name, stacks, aliases, ...(stage ? { stage } : {}), shiftInProgress, releases, ...(note ? { note } : {}) };
+  return { env: config.name, stacks, aliases, ...(stage ? { stage } : {}), shiftInProgress, releases, ...(note ? { note } : {}), ...(held ? { lock: { holder: held.holder, acquiredAt: held.acquiredAt } } : {}) };
 }

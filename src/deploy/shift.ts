@@ -5,7 +5,7 @@
  * served before the shift. Clock and sleep are injectable so tests bake in milliseconds.
  */
 import type { AwsApi } from '../aws/index.ts';
-import { InterruptedError, UserInputError } from '../errors.ts';
+import { DeployError, InterruptedError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 
@@ -104,6 +104,25 @@ export async function restore(aws: ShiftDeps['aws'], plan: Pick<ShiftPlan, 'func
   if (plan.previousStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.previousStageVariables);
 }
 
+/** What a function's alias serves once the shift has set `step` percent. */
+function expectedAlias(f: FunctionShift, step: number): { functionVersion: string; additionalWeights: Record<string, number> } {
+  if (step >= 100 || f.previousVersion === f.newVersion) return { functionVersion: f.newVersion, additionalWeights: {} };
+  return { functionVersion: f.previousVersion, additionalWeights: { [f.newVersion]: step / 100 } };
+}
+
+type AliasView = { functionVersion: string; additionalWeights: Record<string, number> };
+
+function sameAlias(a: AliasView, b: AliasView): boolean {
+  const ka = Object.keys(a.additionalWeights).sort();
+  const kb = Object.keys(b.additionalWeights).sort();
+  return a.functionVersion === b.functionVersion && ka.join() === kb.join() && ka.every((k) => Math.abs(a.additionalWeights[k]! - b.additionalWeights[k]!) < 1e-9);
+}
+
+const describeAlias = (a: AliasView) =>
+  `v${a.functionVersion}${Object.entries(a.additionalWeights)
+    .map(([v, w]) => ` + v${v}@${Math.round(w * 1000) / 10}%`)
+    .join('')}`;
+
 export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<ShiftOutcome> {
   const { aws, signal } = deps;
   const reporter = deps.reporter ?? silentReporter;
@@ -128,7 +147,19 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
     }
     return bad;
   };
+  // Someone else moving the aliases mid-shift (a rollback from another terminal, a console edit)
+  // takes over: the shift stops without touching them, rather than pushing traffic back.
+  const assertUntouched = async (step: number): Promise<void> => {
+    const { aliases } = await readAliases(aws, plan.functions.map((f) => f.functionName));
+    const moved = plan.functions.flatMap((f, i) => {
+      const want = expectedAlias(f, step);
+      const got = aliases[i]!;
+      return sameAlias(want, got) ? [] : [`${f.functionName} is ${describeAlias(got)}, not ${describeAlias(want)}`];
+    });
+    if (moved.length) throw new DeployError(`release stopped at ${step}%: the live aliases were changed outside this release (${moved.join('; ')}); nothing was moved back`);
+  };
   const check = async (step: number): Promise<ShiftOutcome | undefined> => {
+    await assertUntouched(step);
     const firing = plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : [];
     const errors = firing.length ? [] : await versionErrors();
     if (firing.length === 0 && errors.length === 0) return undefined;

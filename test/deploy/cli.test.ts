@@ -94,7 +94,7 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.equal(approved.code, 0, approved.stderr);
   });
 
-  it('status of an account with nothing deployed says so (exit 0); an AWS error is one line and exit 3', async () => {
+  it('status of an account with nothing deployed says so (exit 0); release there needs the artifact bucket (3); an AWS error is one line and exit 3', async () => {
     await moto.reset();
     const empty = await runCli(args('status'), { env });
     assert.equal(empty.code, 0, empty.stderr);
@@ -112,6 +112,9 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     );
     const json = JSON.parse((await runCli(args('status', '--json'), { env })).stdout) as { stacks: { status: string }[]; aliases: unknown[]; stage?: unknown };
     assert.deepEqual([json.stacks.map((s) => s.status), json.aliases, json.stage], [Array(5).fill('NOT_DEPLOYED'), [], undefined]);
+    const noBucket = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(noBucket.code, 3, noBucket.stderr);
+    assert.equal(noBucket.stderr, 'catalogctl: release: artifact bucket catalog-artifacts (artifacts.bucket of env dev) does not exist; create it first\n');
     // Stacks whose Outputs name functions that do not exist: Lambda's own error, on one line.
     await createOutputStacks(moto, { ...fx, alarmNames: ['nope'] }, FUNCTIONS.map((f) => `${f}-gone`));
     const broken = await runCli(args('status'), { env });

@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
-import { readManifest, release, rollback, status } from '../../src/deploy/release.ts';
-import { UserInputError } from '../../src/errors.ts';
+import { acquireReleaseLock, listReleases, readManifest, readReleaseLock, release, rollback, status } from '../../src/deploy/release.ts';
+import { DeployError, UserInputError } from '../../src/errors.ts';
 import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
 import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
 
@@ -110,6 +110,57 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     await assert.rejects(rollback(config, aws, { to: r.releaseId }), (e: unknown) => e instanceof UserInputError && /--to: release \S+ was rolled-back \(alarm catalog-api-5xx in ALARM at 10%\), never promoted/.test(e.message));
     console.log(`      SetAlarmState ALARM → all aliases restored (excluding the poll wait): ${restoredMs.toFixed(0)} ms`);
     assert.deepEqual((await rollback(config, aws)).changed, []);
+  });
+
+  it('a rollback run elsewhere during the bake wins: the release stops without moving traffic back (exit 3)', async () => {
+    await fx.changeFunctions('r2');
+    let rolledBack: Awaited<ReturnType<typeof rollback>> | undefined;
+    const r = release(config, aws, {
+      bakeSeconds: 30,
+      now: (() => {
+        let t = 0;
+        return () => (t += 1000);
+      })(),
+      sleep: async () => {
+        rolledBack ??= await rollback(config, aws); // another operator, another machine: reads the in-progress manifest
+      },
+    });
+    await assert.rejects(r, (e: unknown) => e instanceof DeployError && /^release stopped at 10%: the live aliases were changed outside this release \(catalog-list-datasets is v1, not v1 \+ v2@10%;/.test(e.message));
+    assert.equal(rolledBack!.changed.length, FUNCTIONS.length + 2, 'aliases, stage deployment and variables');
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.deepEqual(await aws.apigateway.getStage(fx.restApiId, fx.stageName), { deploymentId: fx.deploymentId, variables: fx.stageVariables });
+    const m = (await readManifest(aws, config))!;
+    assert.equal(m.outcome, 'interrupted');
+    assert.match(m.reason!, /changed outside this release/);
+  });
+
+  it('two releases at once: exactly one runs, the other is refused by the release lock (exit 2) naming its holder', async () => {
+    await fx.changeFunctions('r2');
+    const both = await Promise.allSettled([release(config, aws, { ...instant, lockHolder: 'alice@ci-1' }), release(config, aws, { ...instant, lockHolder: 'bob@laptop' })]);
+    const won = both.filter((b) => b.status === 'fulfilled');
+    const lost = both.filter((b): b is PromiseRejectedResult => b.status === 'rejected');
+    assert.equal(won.length, 1, JSON.stringify(both.map((b) => b.status)));
+    assert.equal(lost.length, 1);
+    assert.ok(lost[0]!.reason instanceof UserInputError);
+    assert.match(lost[0]!.reason.message, /^release: another release of dev holds the lock \((alice@ci-1|bob@laptop), since \S+\); wait for it to finish, or, if it is no longer running, rerun with --force-unlock$/);
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '2', additionalWeights: {} });
+    assert.equal((await listReleases(aws, config)).length, 1, 'one manifest');
+    assert.equal(await readReleaseLock(aws, config), undefined, 'the lock is gone once the release ends');
+  });
+
+  it('a lock left by a dead run refuses the next release until --force-unlock; status shows it; a failed release still unlocks', async () => {
+    // A run killed outright never removes its lock.
+    await acquireReleaseLock(aws, config, { holder: 'carol@gone pid 4242' });
+    assert.deepEqual((await status(config, aws)).lock?.holder, 'carol@gone pid 4242');
+    await fx.changeFunctions('r2');
+    await assert.rejects(release(config, aws, instant), /holds the lock \(carol@gone pid 4242, since/);
+    for (const fn of FUNCTIONS) assert.equal((await aws.lambda.getAlias(fn, 'live')).functionVersion, '1', 'nothing published or shifted');
+    const forced = await release(config, aws, { ...instant, forceUnlock: true });
+    assert.equal(forced.outcome.kind, 'promoted');
+    assert.equal((await status(config, aws)).lock, undefined);
+    await fx.changeFunctions('r3');
+    await assert.rejects(release({ ...config, release: { ...config.release, requireApproval: true } }, aws, { ...instant, approve: async () => false }), /not approved/);
+    assert.equal(await readReleaseLock(aws, config), undefined);
   });
 
   it('a shift in progress refuses a second release (exit 2); approval is required when the env says so', async () => {

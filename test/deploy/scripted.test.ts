@@ -81,7 +81,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     deps = {
       aws: {
         cloudformation: await createCloudFormationApi({ region: 'us-east-1' }),
-        s3: { headObject: unused, putObject: unused, getObject: unused, listKeys: unused, deleteObject: unused } as S3Api,
+        s3: { headObject: unused, putObject: unused, getObject: unused, listKeys: unused, deleteObject: unused, createObject: unused } as S3Api,
         lambda: { getAlias: unused, updateAlias: unused, publishVersion: unused } as never,
         apigateway: { getStage: unused } as never,
       },

@@ -167,6 +167,19 @@ Exit codes: 0 deployed or nothing to change, 2 bad input / account mismatch / sh
     });
 }
 
+/** Who runs this release, as the release lock records it: user@host, pid, and the CI job when there is one. */
+async function lockHolder(): Promise<string> {
+  const os = await import('node:os');
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (some containers): keep $USER
+  }
+  const ci = process.env.GITHUB_RUN_ID ? ` (GitHub run ${process.env.GITHUB_RUN_ID})` : process.env.CI_JOB_ID ? ` (CI job ${process.env.CI_JOB_ID})` : '';
+  return `${user}@${os.hostname()} pid ${process.pid}${ci}`;
+}
+
 const pct = (w: number) => `${Math.round(w * 1000) / 10}%`;
 
 export function registerDeployCommands(program: Command): void {
@@ -179,10 +192,11 @@ export function registerDeployCommands(program: Command): void {
     .option('--templates-dir <dir>', 'deploy the <stack>.json files in this directory, e.g. the reviewed templates-out/<env> (default: render from the env file)')
     .option('--approve', 'approve the shift without an interactive confirmation')
     .option('--resume', 'continue a shift left in progress instead of refusing')
+    .option('--force-unlock', 'remove a release lock left by a run that is no longer running (status shows who holds it)')
     .option('--verify', "gate every traffic step on `catalogctl verify` against the stage's ApiUrl (token: $CATALOGCTL_TOKEN)")
     .option('--verify-requests <n>', 'health probe requests per gate', '20')
-    .addHelpText('after', '\nExit codes: 0 promoted, 2 bad input / not approved / shift in progress, 3 alarm rollback, 130 interrupted (previous release restored).')
-    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string }) => {
+    .addHelpText('after', '\nExit codes: 0 promoted, 2 bad input / not approved / shift in progress / another release holds the lock, 3 AWS failure or alarm rollback, 130 interrupted (previous release restored).')
+    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; forceUnlock?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string }) => {
       if (flags.bake !== undefined && !/^\d{1,5}$/.test(flags.bake)) throw new UserInputError(`--bake: must be whole seconds, got "${flags.bake}"`);
       if (!/^[1-9]\d{0,3}$/.test(flags.verifyRequests)) throw new UserInputError(`--verify-requests: must be a whole number from 1 to 9999, got "${flags.verifyRequests}"`);
       const { config, aws } = await connect(flags);
@@ -210,6 +224,8 @@ export function registerDeployCommands(program: Command): void {
         const r = await release(config, aws, {
           bakeSeconds: flags.bake === undefined ? undefined : Number(flags.bake),
           resume: flags.resume,
+          forceUnlock: flags.forceUnlock,
+          lockHolder: await lockHolder(),
           signal: abort.signal,
           gate,
           reporter,
@@ -292,6 +308,7 @@ never-promoted --to, 3 AWS failure.`,
         out.push(`stage ${s.stage.stageName} (${s.stage.restApiId}): deployment ${s.stage.deploymentId}`);
         out.push(`  variables: ${vars.length ? vars.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'}`);
       }
+      if (s.lock) out.push(`release lock: held by ${s.lock.holder} since ${s.lock.acquiredAt}`);
       out.push('releases:');
       for (const r of s.releases) out.push(`  ${r.releaseId}  ${r.outcome}  ${r.startedAt}${r.reason ? `  (${r.reason})` : ''}`);
       if (s.releases.length === 0) out.push('  none recorded');
