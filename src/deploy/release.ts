@@ -5,11 +5,13 @@
  * work from any machine, and only the shift engine moves traffic.
  */
 import { randomBytes } from 'node:crypto';
+import type { StackSummary } from '../aws/cloudformation.ts';
 import type { AwsApi } from '../aws/index.ts';
 import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../config/types.ts';
 import { DeployError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
+import { pascal } from '../templates/cfn.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { CodeKeys } from './params.ts';
 import { deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
@@ -43,14 +45,15 @@ export interface ReleaseManifest {
   rolledBackAt?: string;
 }
 
-const pascal = (s: string) => s.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
-
 export async function resolveTargets(aws: Pick<AwsApi, 'cloudformation'>, config: EnvConfig): Promise<ReleaseTargets> {
-  const svc = await aws.cloudformation.describeStack('catalog-service');
-  const obs = await aws.cloudformation.describeStack('catalog-observability');
+  return targetsFrom(config, await aws.cloudformation.describeStack('catalog-service'), await aws.cloudformation.describeStack('catalog-observability'));
+}
+
+/** The targets from the two stacks' Outputs (undefined: the stack does not exist). */
+function targetsFrom(config: EnvConfig, svc: StackSummary | undefined, obs: StackSummary | undefined): ReleaseTargets {
   if (!svc) throw new DeployError(`--env ${config.name}: stack catalog-service does not exist; deploy it first`);
   if (!obs) throw new DeployError(`--env ${config.name}: stack catalog-observability does not exist; deploy it first`);
-  const need = (stack: typeof svc, key: string) => {
+  const need = (stack: StackSummary, key: string) => {
     const v = stack.outputs[key];
     if (v === undefined) throw new DeployError(`stack ${stack.name} (${stack.status}) has no ${key} output`);
     return v;
@@ -66,7 +69,9 @@ export async function resolveTargets(aws: Pick<AwsApi, 'cloudformation'>, config
   };
 }
 
-const releasesPrefix = (config: EnvConfig) => `${config.artifacts.prefix.replace(/\/+$/, '')}/releases/`;
+/** A key under the env's artifact prefix. */
+const artifactKey = (config: EnvConfig, rest: string) => `${config.artifacts.prefix.replace(/\/+$/, '')}/${rest}`;
+const releasesPrefix = (config: EnvConfig) => artifactKey(config, 'releases/');
 
 export async function writeManifest(aws: Pick<AwsApi, 's3'>, config: EnvConfig, m: ReleaseManifest): Promise<void> {
   const body = canonicalJson(m);
@@ -180,7 +185,7 @@ async function recordLive(config: EnvConfig, deps: StackDeps, reporter: Reporter
   return r;
 }
 
-const lockKey = (config: EnvConfig) => `${config.artifacts.prefix.replace(/\/+$/, '')}/release.lock`;
+const lockKey = (config: EnvConfig) => artifactKey(config, 'release.lock');
 
 export interface ReleaseLock {
   holder: string;
@@ -401,22 +406,28 @@ export interface StatusReport {
 }
 
 export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<StatusReport> {
-  const stacks: StackState[] = [];
-  for (const name of STACK_NAMES) {
-    const s = await aws.cloudformation.describeStack(name);
-    stacks.push(s ? { stack: name, status: s.status, ...(s.statusReason ? { statusReason: s.statusReason } : {}) } : { stack: name, status: 'NOT_DEPLOYED' });
-  }
-  const deployed = (name: string) => stacks.some((s) => s.stack === name && s.status !== 'NOT_DEPLOYED');
+  const summaries = new Map<string, StackSummary | undefined>();
+  for (const name of STACK_NAMES) summaries.set(name, await aws.cloudformation.describeStack(name));
+  const stacks: StackState[] = STACK_NAMES.map((name) => {
+    const s = summaries.get(name);
+    return s ? { stack: name, status: s.status, ...(s.statusReason ? { statusReason: s.statusReason } : {}) } : { stack: name, status: 'NOT_DEPLOYED' };
+  });
   let aliases: StatusReport['aliases'] = [];
   let stage: StatusReport['stage'];
   let shiftInProgress = false;
   let note: string | undefined;
-  const t = deployed('catalog-service') && deployed('catalog-observability') ? await resolveTargets(aws, config).catch((err: unknown) => {
-    if (!(err instanceof DeployError)) throw err;
-    note = err.message; // e.g. a stack whose creation failed has no Outputs
-    return undefined;
-  }) : undefined;
-  if (!t) note ??= 'catalog-service and catalog-observability are not both deployed: no aliases or stage to show';
+  let t: ReleaseTargets | undefined;
+  const svc = summaries.get('catalog-service');
+  const obs = summaries.get('catalog-observability');
+  if (!svc || !obs) note = 'catalog-service and catalog-observability are not both deployed: no aliases or stage to show';
+  else {
+    try {
+      t = targetsFrom(config, svc, obs);
+    } catch (err) {
+      if (!(err instanceof DeployError)) throw err;
+      note = err.message; // e.g. a stack whose creation failed has no Outputs
+    }
+  }
   if (t) {
     const read = await readAliases(aws, t.functions);
     aliases = read.aliases.map((a) => ({ functionName: a.functionName, version: a.functionVersion, weights: a.additionalWeights }));

@@ -158,9 +158,10 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
     });
     if (moved.length) throw new DeployError(`release stopped at ${step}%: the live aliases were changed outside this release (${moved.join('; ')}); nothing was moved back`);
   };
+  const firingAlarms = async (): Promise<string[]> => (plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : []);
   const check = async (step: number): Promise<ShiftOutcome | undefined> => {
     await assertUntouched(step);
-    const firing = plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : [];
+    const firing = await firingAlarms();
     const errors = firing.length ? [] : await versionErrors();
     if (firing.length === 0 && errors.length === 0) return undefined;
     const reason = firing.length ? `alarm ${firing.join(', ')} in ALARM at ${step}%` : `new version errors above ${plan.errorRatePercent}% at ${step}%: ${errors.join('; ')}`;
@@ -171,7 +172,7 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
 
   if (signal?.aborted) await interrupted(0);
   // An alarm already firing stops the release before any traffic or the stage moves.
-  const firingBefore = plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : [];
+  const firingBefore = await firingAlarms();
   if (firingBefore.length) {
     const reason = `alarm ${firingBefore.join(', ')} in ALARM before any traffic moved`;
     reporter.report({ level: 'warn', topic: 'release', message: `${reason}: not shifting`, data: { step: 0, alarms: firingBefore } });

@@ -304,26 +304,45 @@ async function deployOne(r: Runner, opts: StackRunOptions, ctx: StackContext, li
 
   const name = changeSetName(r.now());
   r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: creating change set ${name}`, data: { stack, changeSet: name } });
-  const cs = await createAndWaitChangeSet(r, { stackName: stack, changeSetName: name, template, parameters, tags: opts.config.tags, description: `catalogctl deploy --env ${opts.config.name}` });
-  if (cs.kind === 'no-changes') {
-    if (cs.created) await deleteChangeSet(r, stack, name);
+  let plan: StackPlan | undefined;
+  const run = await applyChangeSet(r, { stackName: stack, changeSetName: name, template, parameters, tags: opts.config.tags, description: `catalogctl deploy --env ${opts.config.name}` }, async (raw) => {
+    const deployed = await r.call(stack, 'GetTemplate', () => r.cfn.getTemplate(stack));
+    plan = await buildStackPlan(stack, deployed, ctx.template, raw, origins, parameterChanges(current.parameters, parameters, origins));
+    r.reporter.report({ level: 'info', topic: 'deploy', message: `${stack}: executing ${name}`, data: { stack, plan } });
+    r.checkAbort(`interrupted before executing change set ${name} on ${stack}; nothing was changed`);
+  });
+  if (run.kind === 'no-changes') {
     r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: no changes`, data: { stack } });
     return { stack, kind: 'no-changes', outputs: current.outputs };
   }
+  if (run.kind === 'failed') return { stack, kind: 'failed', status: 'CHANGE_SET_FAILED', failures: [], advice: `change set failed: ${run.reason}` };
+  if (run.status !== 'UPDATE_COMPLETE') return { stack, kind: 'failed', status: run.status, failures: run.failures, advice: failureAdvice(stack, run.status) };
+  r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: updated`, data: { stack } });
+  return { stack, kind: 'updated', outputs: run.outputs, plan: plan! };
+}
+
+type ChangeSetRun = { kind: 'no-changes' } | { kind: 'failed'; reason: string } | { kind: 'executed'; status: string; failures: StackEvent[]; outputs: Record<string, string> };
+
+/**
+ * An update through a change set: created and waited for; deleted when it has no changes or
+ * failed; otherwise `beforeExecute` sees it (plan, last abort check), then it is executed and the
+ * stack waited for, its events reported as they arrive.
+ */
+async function applyChangeSet(r: Runner, input: Parameters<StackDeps['aws']['cloudformation']['createChangeSet']>[0] & { stackName: StackName }, beforeExecute?: (raw: Record<string, unknown> & { Changes?: unknown[] }) => Promise<void>): Promise<ChangeSetRun> {
+  const { stackName: stack, changeSetName: name } = input;
+  const cs = await createAndWaitChangeSet(r, input);
+  if (cs.kind === 'no-changes') {
+    if (cs.created) await deleteChangeSet(r, stack, name);
+    return { kind: 'no-changes' };
+  }
   if (cs.kind === 'failed') {
     await deleteChangeSet(r, stack, name);
-    return { stack, kind: 'failed', status: 'CHANGE_SET_FAILED', failures: [], advice: `change set failed: ${cs.reason}` };
+    return { kind: 'failed', reason: cs.reason };
   }
-  const deployed = await r.call(stack, 'GetTemplate', () => r.cfn.getTemplate(stack));
-  const plan = await buildStackPlan(stack, deployed, ctx.template, cs.raw, origins, parameterChanges(current.parameters, parameters, origins));
-  r.reporter.report({ level: 'info', topic: 'deploy', message: `${stack}: executing ${name}`, data: { stack, plan } });
-  r.checkAbort(`interrupted before executing change set ${name} on ${stack}; nothing was changed`);
+  await beforeExecute?.(cs.raw);
   const marker = await newestEventId(r, stack);
   await r.call(stack, 'ExecuteChangeSet', () => r.cfn.executeChangeSet(stack, name));
-  const done = await waitForStack(r, stack, marker);
-  if (done.status !== 'UPDATE_COMPLETE') return { stack, kind: 'failed', status: done.status, failures: done.failures, advice: failureAdvice(stack, done.status) };
-  r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: updated`, data: { stack } });
-  return { stack, kind: 'updated', outputs: done.outputs, plan };
+  return { kind: 'executed', ...(await waitForStack(r, stack, marker)) };
 }
 
 export type RecordOutcome = { kind: 'recorded'; changes: string[] } | { kind: 'up-to-date' } | { kind: 'skipped'; reason: string };
@@ -358,19 +377,10 @@ export async function recordLiveState(config: EnvConfig, deps: StackDeps): Promi
   if (changes.length === 0) return { kind: 'up-to-date' };
   const name = changeSetName(r.now());
   r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: recording what serves now (${changes.join(', ')})`, data: { stack, changeSet: name } });
-  const cs = await createAndWaitChangeSet(r, { stackName: stack, changeSetName: name, template: { previous: true }, parameters, tags: config.tags, description: `catalogctl: record the live versions of ${config.name}` });
-  if (cs.kind === 'no-changes') {
-    if (cs.created) await deleteChangeSet(r, stack, name);
-    return { kind: 'up-to-date' };
-  }
-  if (cs.kind === 'failed') {
-    await deleteChangeSet(r, stack, name);
-    return { kind: 'skipped', reason: `change set failed: ${cs.reason}` };
-  }
-  const marker = await newestEventId(r, stack);
-  await r.call(stack, 'ExecuteChangeSet', () => r.cfn.executeChangeSet(stack, name));
-  const done = await waitForStack(r, stack, marker);
-  if (done.status !== 'UPDATE_COMPLETE') return { kind: 'skipped', reason: `${stack} ended in ${done.status}: ${failureAdvice(stack, done.status)}` };
+  const run = await applyChangeSet(r, { stackName: stack, changeSetName: name, template: { previous: true }, parameters, tags: config.tags, description: `catalogctl: record the live versions of ${config.name}` });
+  if (run.kind === 'no-changes') return { kind: 'up-to-date' };
+  if (run.kind === 'failed') return { kind: 'skipped', reason: `change set failed: ${run.reason}` };
+  if (run.status !== 'UPDATE_COMPLETE') return { kind: 'skipped', reason: `${stack} ended in ${run.status}: ${failureAdvice(stack, run.status)}` };
   r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: recorded what serves now`, data: { stack } });
   return { kind: 'recorded', changes };
 }
