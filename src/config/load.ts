@@ -8,7 +8,7 @@ import { basename, join, relative, isAbsolute } from 'node:path';
 import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { UserInputError } from '../errors.ts';
 import { validateEnvSchema, type SchemaError } from './validate-schema.ts';
-import type { EnvConfig } from './types.ts';
+import { DEFAULT_STACK_PREFIX, type EnvConfig } from './types.ts';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -93,6 +93,7 @@ export function parseEnvConfig(text: string, file: string, opts: { expectName?: 
     fail(p.path, p.message, p.at);
   }
   const config = data as EnvConfig;
+  config.stackPrefix ??= DEFAULT_STACK_PREFIX;
   const crossField = crossFieldProblems(config, opts.expectName);
   if (crossField[0]) fail(crossField[0].path, crossField[0].message, crossField[0].at);
   return deepFreeze(config);

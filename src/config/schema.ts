@@ -31,6 +31,8 @@ export const envSchema = strictObject(
   ['name', 'account', 'tags', 'network', 'database', 'api', 'lambda', 'app', 'auth', 'evidenceLedger', 'poller', 'alarms', 'logging', 'release', 'artifacts'],
   {
     name: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,15}$' },
+    // Stack names may be 128 characters; the longest suffix is -observability (14).
+    stackPrefix: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,99}$' },
     account: strictObject(['id', 'region'], {
       id: { type: 'string', pattern: '^\\d{12}$' },
       region: { type: 'string', pattern: '^(us|eu|ap|ca|sa|me|af|il|mx)-(gov-)?[a-z]+-\\d$' },

@@ -31,6 +31,18 @@ export const STACK_NAMES = [
 ] as const;
 export type StackName = (typeof STACK_NAMES)[number];
 
+/** The default of `stackPrefix`: the seed's stack names (`catalog-network`, …). */
+export const DEFAULT_STACK_PREFIX = 'catalog';
+
+/**
+ * The CloudFormation stack name of one of the five stacks for this env: `<stackPrefix>-network`, …
+ * With the default prefix these are the seed's names; two envs sharing an account and region must
+ * set distinct prefixes (render and validate refuse a collision).
+ */
+export function stackName(config: Pick<EnvConfig, 'stackPrefix'>, stack: StackName): string {
+  return `${config.stackPrefix}${stack.slice('catalog'.length)}`;
+}
+
 export interface AccountConfig {
   /** 12-digit AWS account id; deploy refuses to run against any other account. */
   id: string;
@@ -182,6 +194,11 @@ export interface EnvConfig {
   /** Environment name: dev, staging, prod (or a custom one loaded by --env-file). */
   name: string;
   account: AccountConfig;
+  /**
+   * Prefix of the five stack names (`<prefix>-network`, …); optional in the file, default `catalog`
+   * (the seed's names). Envs sharing an account and region need distinct prefixes.
+   */
+  stackPrefix: string;
   tags: Record<string, string>;
   network: NetworkConfig;
   database: DatabaseConfig;
