@@ -29,3 +29,24 @@ describe('CLI output', () => {
     assert.deepEqual(chunks, ['\r\x1b[K… bundling a', '\r\x1b[K… bundling b', '\r\x1b[K✔ done\n']);
   });
 });
+
+describe('CLI output: --json lines', () => {
+  it('writes each event as one JSON object per line, then the summary', async () => {
+    const { jsonLinesReporter } = await import('../src/cli/output.ts');
+    const { chunks, stream } = fakeStream(false);
+    const r = jsonLinesReporter(stream);
+    r.report({ level: 'step', topic: 'deploy', message: 'catalog-network', data: { stack: 'catalog-network' } });
+    r.report({ level: 'ok', topic: 'deploy', message: 'no changes' });
+    r.summary({ outcome: 'ok', stacks: 1 });
+    const lines = chunks.join('').split('\n');
+    assert.equal(lines.pop(), '');
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l)),
+      [
+        { type: 'event', level: 'step', topic: 'deploy', message: 'catalog-network', data: { stack: 'catalog-network' } },
+        { type: 'event', level: 'ok', topic: 'deploy', message: 'no changes' },
+        { type: 'summary', outcome: 'ok', stacks: 1 },
+      ],
+    );
+  });
+});

@@ -33,3 +33,25 @@ export function cliReporter(stream: NodeJS.WriteStream = process.stderr): Report
     },
   };
 }
+
+/**
+ * `--json` for commands that run for a while (deploy, release, rollback): every event as one JSON
+ * line on stdout as it happens (`{"type":"event",…}`), then one summary line
+ * (`{"type":"summary",…}`) from `summary()`. Human progress stays off stdout, so
+ * `… --json | jq` always reads a stream of whole objects.
+ */
+export interface JsonLinesReporter extends Reporter {
+  summary(result: Record<string, unknown>): void;
+}
+
+export function jsonLinesReporter(stream: NodeJS.WritableStream = process.stdout): JsonLinesReporter {
+  const write = (o: Record<string, unknown>) => stream.write(`${JSON.stringify(o)}\n`);
+  return {
+    report(e: ReportEvent) {
+      write({ type: 'event', level: e.level, topic: e.topic, message: e.message, ...(e.data ? { data: e.data } : {}) });
+    },
+    summary(result: Record<string, unknown>) {
+      write({ type: 'summary', ...result });
+    },
+  };
+}
