@@ -4,6 +4,7 @@
  * Returns the tenant id and roles in the context for access logs and the handlers.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { classifyVerifyError, emitRecord, refusalRecord } from './metrics.ts';
 
 export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -58,8 +59,10 @@ export async function handler(event: TokenAuthorizerEvent): Promise<AuthorizerRe
       context: { tenantId: claims.tenant_id, roles: claims.roles.join(','), sub: claims.sub! },
     };
   } catch (err) {
-    // The reason goes to the log (never the token); API Gateway turns this error into a 401.
-    console.log(JSON.stringify({ level: 'info', message: 'token rejected', reason: (err as Error).message.slice(0, 200) }));
+    // A rejected token and the authorizer's own failure are told apart in the log line, which is
+    // also their metric (./metrics.ts); the reason is logged, never the token. API Gateway turns
+    // this error into a 401.
+    emitRecord(refusalRecord(classifyVerifyError(err), err instanceof Error ? err.message : String(err)));
     throw new Error('Unauthorized');
   }
 }
