@@ -1,20 +1,27 @@
-/** The CloudWatch part of the AWS interface: which of the gating alarms are firing. */
+/** The CloudWatch part of the AWS interface: the gating alarms' states, and metric sums for the per-version check. */
 import type { AwsTarget } from './target.ts';
 import { sdkClientConfig } from './target.ts';
 
-export interface VersionMetrics {
-  errors: number;
-  invocations: number;
+export type AlarmStateValue = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+
+export interface AlarmStates {
+  /** The state of each named alarm CloudWatch knows (metric or composite). */
+  states: Record<string, AlarmStateValue>;
+  /** Names CloudWatch does not know: deleted, misspelled, or in another account or region. */
+  missing: string[];
+}
+
+/** One metric, identified exactly: CloudWatch matches every dimension, no more and no fewer. */
+export interface MetricId {
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
 }
 
 export interface CloudWatchApi {
-  /**
-   * Errors and invocations of one function version reached through an alias, summed over
-   * [start, end): Lambda publishes these by FunctionName + Resource (`fn:alias`) + ExecutedVersion.
-   */
-  versionMetrics(functionName: string, alias: string, version: string, start: Date, end: Date): Promise<VersionMetrics>;
-  /** Names (of those given) whose state is ALARM. A gating alarm that does not exist is reported as missing. */
-  alarmsInAlarm(names: string[]): Promise<{ firing: string[]; missing: string[] }>;
+  alarmStates(names: string[]): Promise<AlarmStates>;
+  /** The Sum of each metric over [start, end), in the order given (0 where there is no data). */
+  metricSums(metrics: MetricId[], start: Date, end: Date): Promise<number[]>;
 }
 
 export async function createCloudWatchApi(target: AwsTarget): Promise<CloudWatchApi> {
@@ -26,45 +33,51 @@ export async function createCloudWatchApi(target: AwsTarget): Promise<CloudWatch
     ...((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof cw.CloudWatchClient>[0]>),
     protocol: AwsQueryProtocol,
   });
-  const sum = async (metric: string, functionName: string, alias: string, version: string, start: Date, end: Date): Promise<number> => {
-    const out = await client.send(
-      new cw.GetMetricStatisticsCommand({
-        Namespace: 'AWS/Lambda',
-        MetricName: metric,
-        Dimensions: [
-          { Name: 'FunctionName', Value: functionName },
-          { Name: 'Resource', Value: `${functionName}:${alias}` },
-          { Name: 'ExecutedVersion', Value: version },
-        ],
-        StartTime: start,
-        EndTime: end,
-        Period: 60,
-        Statistics: ['Sum'],
-      }),
-    );
-    return (out.Datapoints ?? []).reduce((n, d) => n + (d.Sum ?? 0), 0);
-  };
   return {
-    async versionMetrics(functionName, alias, version, start, end) {
-      const [errors, invocations] = await Promise.all([sum('Errors', functionName, alias, version, start, end), sum('Invocations', functionName, alias, version, start, end)]);
-      return { errors, invocations };
-    },
-    async alarmsInAlarm(names) {
-      const seen = new Map<string, string>();
-      // DescribeAlarms takes at most 100 names per call.
+    async alarmStates(names) {
+      const states: Record<string, AlarmStateValue> = {};
+      // DescribeAlarms takes at most 100 names per call, and returns composite alarms only when asked.
       for (let i = 0; i < names.length; i += 100) {
         let token: string | undefined;
         do {
-          const out = await client.send(new cw.DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), NextToken: token }));
-          for (const a of out.MetricAlarms ?? []) if (a.AlarmName) seen.set(a.AlarmName, a.StateValue ?? '');
-          for (const a of out.CompositeAlarms ?? []) if (a.AlarmName) seen.set(a.AlarmName, a.StateValue ?? '');
+          const out = await client.send(new cw.DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: token }));
+          for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) if (a.AlarmName && a.StateValue) states[a.AlarmName] = a.StateValue as AlarmStateValue;
           token = out.NextToken;
         } while (token);
       }
-      return {
-        firing: names.filter((n) => seen.get(n) === 'ALARM'),
-        missing: names.filter((n) => !seen.has(n)),
-      };
+      return { states, missing: names.filter((n) => !(n in states)) };
+    },
+    async metricSums(metrics, start, end) {
+      const sums = metrics.map(() => 0);
+      // GetMetricData takes at most 500 queries per call.
+      for (let i = 0; i < metrics.length; i += 500) {
+        const batch = metrics.slice(i, i + 500);
+        let token: string | undefined;
+        do {
+          const out = await client.send(
+            new cw.GetMetricDataCommand({
+              StartTime: start,
+              EndTime: end,
+              NextToken: token,
+              MetricDataQueries: batch.map((m, j) => ({
+                Id: `m${i + j}`,
+                ReturnData: true,
+                MetricStat: {
+                  Metric: { Namespace: m.namespace, MetricName: m.metricName, Dimensions: Object.entries(m.dimensions).map(([Name, Value]) => ({ Name, Value })) },
+                  Period: 60,
+                  Stat: 'Sum',
+                },
+              })),
+            }),
+          );
+          for (const r of out.MetricDataResults ?? []) {
+            const k = Number(r.Id?.slice(1));
+            if (Number.isInteger(k) && k < sums.length) sums[k]! += (r.Values ?? []).reduce((n, v) => n + v, 0);
+          }
+          token = out.NextToken;
+        } while (token);
+      }
+      return sums;
     },
   };
 }

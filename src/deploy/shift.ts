@@ -1,9 +1,16 @@
 /**
  * The alias shift engine: moves the `live` alias of each function from its previous version to the
- * new one through the env's traffic steps, baking after each step while polling the gating alarms.
- * Any alarm in ALARM, or an abort (SIGINT/SIGTERM), restores every alias and the API stage to what
- * served before the shift. Clock and sleep are injectable so tests bake in milliseconds.
+ * new one through the env's traffic steps, baking after each step while polling the gates. Any gate
+ * failing, or an abort (SIGINT/SIGTERM), restores every alias and the API stage to what served
+ * before the shift. Clock and sleep are injectable so tests bake in milliseconds.
+ *
+ * The gates are two reads and one pure judgement, kept apart so the same loop can run elsewhere
+ * (a state machine: Wait → DescribeAlarms + GetMetricData → Choice):
+ * - readGates: the gating alarms' states (DescribeAlarms) and each new version's own failures and
+ *   invocations (GetMetricData);
+ * - judgeGates: pass, wait (a gating alarm not evaluated yet) or fail, with the reason.
  */
+import type { AlarmStates, AlarmStateValue, MetricId } from '../aws/cloudwatch.ts';
 import type { AwsApi } from '../aws/index.ts';
 import { DeployError, InterruptedError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
@@ -11,10 +18,19 @@ import { silentReporter } from '../reporter.ts';
 
 export const LIVE_ALIAS = 'live';
 
+/** How long a gating alarm may stay INSUFFICIENT_DATA (not evaluated) before the gate fails. */
+export const DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS = 180;
+
 export interface FunctionShift {
   functionName: string;
   previousVersion: string;
   newVersion: string;
+  /**
+   * The metric that counts the new version's own failures, for the per-version check (default:
+   * Lambda's Errors through the alias, lambdaMetric(…, 'Errors')). The authorizer's is its
+   * AuthorizerFailures: Lambda counts every rejected token as an error.
+   */
+  failureMetric?: MetricId;
 }
 
 export interface ShiftPlan {
@@ -35,10 +51,12 @@ export interface ShiftPlan {
   bakeSeconds: number;
   alarmPollSeconds: number;
   /**
-   * The new versions' own error rate, in percent of their invocations, above which the shift rolls
-   * back (from Lambda's Errors/Invocations by alias and executed version); no check when absent.
+   * The new versions' own failure rate, in percent of their invocations, above which the shift
+   * rolls back; no per-version check when absent.
    */
   errorRatePercent?: number;
+  /** See DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS. */
+  insufficientDataGraceSeconds?: number;
 }
 
 export type ShiftOutcome =
@@ -123,30 +141,109 @@ const describeAlias = (a: AliasView) =>
     .map(([v, w]) => ` + v${v}@${Math.round(w * 1000) / 10}%`)
     .join('')}`;
 
+/** Lambda's metric of one version reached through an alias (it publishes these by FunctionName + Resource + ExecutedVersion). */
+export function lambdaMetric(functionName: string, version: string, metricName: 'Errors' | 'Invocations'): MetricId {
+  return { namespace: 'AWS/Lambda', metricName, dimensions: { FunctionName: functionName, Resource: `${functionName}:${LIVE_ALIAS}`, ExecutedVersion: version } };
+}
+
+// ---- the gates: read, then judge ----
+
+export interface VersionReading {
+  functionName: string;
+  version: string;
+  /** What the failures are, for the reason: `errors` (Lambda's) or the metric's name (`AuthorizerFailures`). */
+  failuresLabel: string;
+  failures: number;
+  invocations: number;
+}
+
+export interface GateReadings {
+  alarms: AlarmStates;
+  /** Only functions that get a new version, and only when the plan has an error rate. */
+  versions: VersionReading[];
+}
+
+/**
+ * The two reads of one gate check: every gating alarm's state and, when `window` is given, each new
+ * version's failures and invocations over it (none before traffic moves).
+ */
+export async function readGates(aws: Pick<AwsApi, 'cloudwatch'>, plan: Pick<ShiftPlan, 'functions' | 'alarmNames' | 'errorRatePercent'>, window?: { since: Date; until: Date }): Promise<GateReadings> {
+  const checked = plan.errorRatePercent === undefined || !window ? [] : plan.functions.filter((f) => f.newVersion !== f.previousVersion);
+  const metrics = checked.flatMap((f) => [f.failureMetric ?? lambdaMetric(f.functionName, f.newVersion, 'Errors'), lambdaMetric(f.functionName, f.newVersion, 'Invocations')]);
+  const [alarms, sums] = await Promise.all([aws.cloudwatch.alarmStates(plan.alarmNames), metrics.length ? aws.cloudwatch.metricSums(metrics, window!.since, window!.until) : Promise.resolve([])]);
+  const versions = checked.map((f, i) => {
+    const m = metrics[2 * i]!;
+    const failuresLabel = m.namespace === 'AWS/Lambda' && m.metricName === 'Errors' ? 'errors' : m.metricName;
+    return { functionName: f.functionName, version: f.newVersion, failuresLabel, failures: sums[2 * i]!, invocations: sums[2 * i + 1]! };
+  });
+  return { alarms, versions };
+}
+
+export type GateVerdict =
+  | { kind: 'pass'; summary: string }
+  /** A gating alarm not evaluated yet (INSUFFICIENT_DATA) within the grace: no verdict, no promotion. */
+  | { kind: 'wait'; summary: string; blind: string[] }
+  | { kind: 'fail'; reason: string; alarms: string[] };
+
+/**
+ * Pure: the verdict on one reading. `blindSince` holds, per alarm, when (in the shift's clock) it
+ * was first seen INSUFFICIENT_DATA; the caller keeps it across polls. `where` names the moment for
+ * the reason ("at 10%", "before any traffic moved").
+ */
+export function judgeGates(plan: Pick<ShiftPlan, 'alarmNames' | 'errorRatePercent' | 'insufficientDataGraceSeconds'>, r: GateReadings, blindSince: Map<string, number>, nowMs: number, where: string): GateVerdict {
+  if (plan.alarmNames.length === 0) return { kind: 'fail', reason: `no gating alarms (the AlarmNames output of catalog-observability is empty) ${where}`, alarms: [] };
+  if (r.alarms.missing.length) {
+    const s = r.alarms.missing.length > 1 ? 's' : '';
+    return { kind: 'fail', reason: `gating alarm${s} ${r.alarms.missing.join(', ')} ${s ? 'do' : 'does'} not exist (AlarmNames of catalog-observability) ${where}`, alarms: r.alarms.missing };
+  }
+  const inState = (s: AlarmStateValue) => plan.alarmNames.filter((n) => r.alarms.states[n] === s);
+  const firing = inState('ALARM');
+  if (firing.length) return { kind: 'fail', reason: `alarm ${firing.join(', ')} in ALARM ${where}`, alarms: firing };
+  if (plan.errorRatePercent !== undefined) {
+    const limit = plan.errorRatePercent;
+    const bad = r.versions.filter((v) => v.failures > 0 && v.failures * 100 > limit * Math.max(v.invocations, v.failures));
+    if (bad.length) return { kind: 'fail', reason: `new version errors above ${limit}% ${where}: ${bad.map((v) => `${v.functionName} v${v.version} ${v.failures} ${v.failuresLabel} in ${v.invocations} invocations`).join('; ')}`, alarms: [] };
+  }
+  const blind = inState('INSUFFICIENT_DATA');
+  for (const n of [...blindSince.keys()]) if (!blind.includes(n)) blindSince.delete(n);
+  for (const n of blind) if (!blindSince.has(n)) blindSince.set(n, nowMs);
+  const graceMs = (plan.insufficientDataGraceSeconds ?? DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS) * 1000;
+  const expired = blind.filter((n) => nowMs - blindSince.get(n)! >= graceMs);
+  if (expired.length) return { kind: 'fail', reason: `alarm ${expired.join(', ')} INSUFFICIENT_DATA for ${Math.round(graceMs / 1000)} s ${where}: the gate cannot be evaluated`, alarms: expired };
+  const failures = r.versions.reduce((n, v) => n + v.failures, 0);
+  const invocations = r.versions.reduce((n, v) => n + v.invocations, 0);
+  const versions = plan.errorRatePercent === undefined || r.versions.length === 0 ? '' : `; new versions: ${failures} failures in ${invocations} invocations`;
+  if (blind.length) {
+    const waited = blind.map((n) => `${n} ${Math.round((nowMs - blindSince.get(n)!) / 1000)}/${Math.round(graceMs / 1000)} s`);
+    return { kind: 'wait', summary: `waiting for INSUFFICIENT_DATA alarm ${waited.join(', ')}${versions}`, blind };
+  }
+  return { kind: 'pass', summary: `${plan.alarmNames.length} alarm${plan.alarmNames.length > 1 ? 's' : ''} OK${versions}` };
+}
+
+// ---- the shift ----
+
 export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<ShiftOutcome> {
   const { aws, signal } = deps;
   const reporter = deps.reporter ?? silentReporter;
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
-  const pollMs = Math.max(0, Math.min(plan.alarmPollSeconds, 15)) * 1000;
+  const pollMs = Math.max(0, Math.min(plan.alarmPollSeconds, 15)) * 1000 || 1000;
+  const blindSince = new Map<string, number>();
 
   const interrupted = async (step: number): Promise<never> => {
     reporter.report({ level: 'warn', topic: 'release', message: `interrupted at ${step}%: restoring the previous versions`, data: { step } });
     await restore(aws, plan);
     throw new InterruptedError(`release interrupted at ${step}%; aliases and stage restored to the previous release`);
   };
+  const rollBack = async (step: number, reason: string, alarms: string[], note: string): Promise<ShiftOutcome> => {
+    reporter.report({ level: 'warn', topic: 'release', message: `${reason}: ${note}`, data: { step, alarms } });
+    await restore(aws, plan); // a resumed shift still has weights on the aliases even at step 0
+    return { kind: 'rolled-back', reason, alarms, atStep: step };
+  };
   // Metric windows are wall-clock time (CloudWatch's), whatever clock paces the bake.
   const shiftStart = new Date(Date.now() - 60_000);
-  const versionErrors = async (): Promise<string[]> => {
-    if (plan.errorRatePercent === undefined) return [];
-    const bad: string[] = [];
-    for (const f of plan.functions) {
-      if (f.newVersion === f.previousVersion) continue;
-      const m = await aws.cloudwatch.versionMetrics(f.functionName, LIVE_ALIAS, f.newVersion, shiftStart, new Date(Date.now() + 60_000));
-      if (m.errors > 0 && m.errors * 100 > plan.errorRatePercent * Math.max(m.invocations, m.errors)) bad.push(`${f.functionName} v${f.newVersion} ${m.errors} errors in ${m.invocations} invocations`);
-    }
-    return bad;
-  };
+  const judge = async (where: string, versions: boolean): Promise<GateVerdict> =>
+    judgeGates(plan, await readGates(aws, plan, versions ? { since: shiftStart, until: new Date(Date.now() + 60_000) } : undefined), blindSince, now(), where);
   // Someone else moving the aliases mid-shift (a rollback from another terminal, a console edit)
   // takes over: the shift stops without touching them, rather than pushing traffic back.
   const assertUntouched = async (step: number): Promise<void> => {
@@ -158,26 +255,23 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
     });
     if (moved.length) throw new DeployError(`release stopped at ${step}%: the live aliases were changed outside this release (${moved.join('; ')}); nothing was moved back`);
   };
-  const firingAlarms = async (): Promise<string[]> => (plan.alarmNames.length ? (await aws.cloudwatch.alarmsInAlarm(plan.alarmNames)).firing : []);
-  const check = async (step: number): Promise<ShiftOutcome | undefined> => {
-    await assertUntouched(step);
-    const firing = await firingAlarms();
-    const errors = firing.length ? [] : await versionErrors();
-    if (firing.length === 0 && errors.length === 0) return undefined;
-    const reason = firing.length ? `alarm ${firing.join(', ')} in ALARM at ${step}%` : `new version errors above ${plan.errorRatePercent}% at ${step}%: ${errors.join('; ')}`;
-    reporter.report({ level: 'warn', topic: 'release', message: `${reason}: rolling back`, data: { step, alarms: firing, errors } });
-    await restore(aws, plan);
-    return { kind: 'rolled-back', reason, alarms: firing, atStep: step };
+  const progress = (step: number, verdict: GateVerdict, leftMs: number): void => {
+    const state = verdict.kind === 'fail' ? verdict.reason : verdict.summary;
+    const bake = leftMs > 0 ? `baking, ${Math.ceil(leftMs / 1000)} s left` : 'bake done';
+    reporter.report({ level: 'progress', topic: 'release', message: `${step}%: ${bake} · gates: ${state}`, data: { step, remainingSeconds: Math.max(0, Math.ceil(leftMs / 1000)), gate: verdict.kind } });
   };
 
   if (signal?.aborted) await interrupted(0);
-  // An alarm already firing stops the release before any traffic or the stage moves.
-  const firingBefore = await firingAlarms();
-  if (firingBefore.length) {
-    const reason = `alarm ${firingBefore.join(', ')} in ALARM before any traffic moved`;
-    reporter.report({ level: 'warn', topic: 'release', message: `${reason}: not shifting`, data: { step: 0, alarms: firingBefore } });
-    await restore(aws, plan); // a resumed shift still has weights on the aliases
-    return { kind: 'rolled-back', reason, alarms: firingBefore, atStep: 0 };
+  // Before any traffic or the stage moves: every gating alarm must exist and have been evaluated
+  // OK; one not evaluated yet (e.g. just created by this release's deploy) is waited for.
+  const waitStart = now();
+  for (;;) {
+    const v = await judge('before any traffic moved', false);
+    if (v.kind === 'fail') return rollBack(0, v.reason, v.alarms, 'not shifting');
+    if (v.kind === 'pass') break;
+    reporter.report({ level: 'progress', topic: 'release', message: `before shifting · gates: ${v.summary}`, data: { step: 0, waitedSeconds: Math.round((now() - waitStart) / 1000), gate: v.kind } });
+    await sleep(pollMs, signal);
+    if (signal?.aborted) await interrupted(0);
   }
   if (plan.newDeploymentId !== plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.newDeploymentId);
   if (plan.newStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.newStageVariables);
@@ -185,11 +279,7 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
     if (signal?.aborted) await interrupted(step);
     if (deps.gate) {
       const g = await deps.gate(step);
-      if (!g.ok) {
-        reporter.report({ level: 'warn', topic: 'release', message: `gate failed before ${step}%: ${g.reason}; rolling back`, data: { step } });
-        await restore(aws, plan);
-        return { kind: 'rolled-back', reason: `gate failed before ${step}%: ${g.reason}`, alarms: [], atStep: step };
-      }
+      if (!g.ok) return rollBack(step, `gate failed before ${step}%: ${g.reason}`, [], 'rolling back');
     }
     await Promise.all(
       plan.functions.map((f) =>
@@ -199,15 +289,18 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
       ),
     );
     reporter.report({ level: 'step', topic: 'release', message: `${step}% of traffic on the new versions`, data: { step } });
-    const rolled = await check(step);
-    if (rolled) return rolled;
-    if (step >= 100) break;
-    const until = now() + plan.bakeSeconds * 1000;
-    while (now() < until) {
-      await sleep(Math.min(pollMs || 1000, until - now()), signal);
+    // Right after the step, every poll of the bake, and past its end while a gate has no verdict:
+    // a step is followed by the next only once the gates pass.
+    const until = now() + (step >= 100 ? 0 : plan.bakeSeconds * 1000);
+    for (;;) {
+      await assertUntouched(step);
+      const v = await judge(`at ${step}%`, true);
+      if (v.kind === 'fail') return rollBack(step, v.reason, v.alarms, 'rolling back');
+      const left = until - now();
+      progress(step, v, left);
+      if (left <= 0 && v.kind === 'pass') break;
+      await sleep(left > 0 ? Math.min(pollMs, left) : pollMs, signal);
       if (signal?.aborted) await interrupted(step);
-      const r = await check(step);
-      if (r) return r;
     }
   }
   return { kind: 'promoted', steps: [...plan.steps] };
