@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     t0 = performance.now();
     const r = await release(config, aws, releaseOpts(moto, config, `b${i}`));
     whole.push(performance.now() - t0);
-    if (r.outcome.kind !== 'promoted') throw new Error(`release ${r.outcome.kind}`);
+    if (r.kind !== 'released' || r.outcome.kind !== 'promoted') throw new Error(`release ${r.kind === 'released' ? r.outcome.kind : r.kind}`);
   }
 
   const alarmRows: [string, number[], number[]][] = [];
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       });
       const r = await running;
       const done = aliasesBack;
-      if (r.outcome.kind !== 'rolled-back') throw new Error('expected a rollback');
+      if (r.kind !== 'released' || r.outcome.kind !== 'rolled-back') throw new Error('expected a rollback');
       const served = await Promise.all(API_FUNCTIONS.map((fn) => aws.lambda.getAlias(fnName(config, fn), 'live')));
       if (served.some((a) => a.functionVersion !== '1' || Object.keys(a.additionalWeights).length)) throw new Error('aliases not restored');
       detect.push(done - alarmAt);

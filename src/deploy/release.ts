@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StackSummary } from '../aws/cloudformation.ts';
 import type { AwsApi } from '../aws/index.ts';
+import type { FunctionSnapshot } from '../aws/lambda.ts';
 import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../config/types.ts';
 import { DeployError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
@@ -15,7 +16,8 @@ import { pascal } from '../templates/cfn.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { CodeKeys } from './params.ts';
 import { deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
-import { checkShiftLock, LIVE_ALIAS, readAliases, shiftTraffic, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
+import { AUTHORIZER_METRICS } from '../handlers/authorizer/metrics.ts';
+import { checkShiftLock, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, LIVE_ALIAS, readAliases, shiftTraffic, type FunctionShift, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 
 export interface ReleaseTargets {
   /** Function name in AWS, by FunctionName<Pascal> output key. */
@@ -159,13 +161,17 @@ async function deployRelease(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
   return artifactKeys;
 }
 
-export interface ReleaseResult {
-  releaseId: string;
-  outcome: ShiftOutcome;
-  manifest: ReleaseManifest;
-  /** Whether catalog-service's Live* parameters were brought to what serves afterwards. */
-  recorded: RecordResult;
-}
+export type ReleaseResult =
+  | {
+      kind: 'released';
+      releaseId: string;
+      outcome: ShiftOutcome;
+      manifest: ReleaseManifest;
+      /** Whether catalog-service's Live* parameters were brought to what serves afterwards. */
+      recorded: RecordResult;
+    }
+  /** What serves already equals what would be released (see compareWithLive): nothing recorded, nothing moved. */
+  | { kind: 'nothing-to-release'; unchanged: string[] };
 
 export type RecordResult = Awaited<ReturnType<typeof recordLiveState>> | { kind: 'failed'; reason: string };
 
@@ -269,19 +275,36 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
   const resumed = await checkShiftLock(aws, t.functions, opts.resume ?? false);
   const { aliases } = await readAliases(aws, t.functions);
   const stage = await aws.apigateway.getStage(t.restApiId, t.stageName);
-  const functions = [];
-  for (const a of aliases) {
-    const r = resumed?.get(a.functionName);
-    const previousVersion = r?.previous ?? a.functionVersion;
-    const newVersion = r?.next ?? (await aws.lambda.publishVersion(a.functionName));
-    functions.push({ functionName: a.functionName, previousVersion, newVersion });
-  }
   const releaseId = newReleaseId(new Date());
+  let functions: FunctionShift[];
+  let newDeploymentId: string;
   // On resume the stage already serves the interrupted shift's deployment; its predecessor is in that release's manifest.
   const last = resumed ? await readManifest(aws, config) : undefined;
+  if (resumed) {
+    functions = aliases.map((a) => ({ functionName: a.functionName, previousVersion: resumed.get(a.functionName)?.previous ?? a.functionVersion, newVersion: resumed.get(a.functionName)?.next ?? a.functionVersion }));
+    newDeploymentId = last ? last.deploymentAfter : stage.deploymentId;
+  } else {
+    const live = await compareWithLive(aws, config, t, aliases, stage);
+    if (live.functions.every((f) => f.same) && live.api.same && live.stageVariablesSame) {
+      const unchanged = [...live.functions.map((f) => `${f.functionName} v${f.liveVersion}`), `stage ${t.stageName} deployment ${stage.deploymentId} and variables`];
+      reporter.report({ level: 'ok', topic: 'release', message: `nothing to release: code, configuration, API and stage variables equal what serves (${unchanged.join(', ')})`, data: { unchanged } });
+      return { kind: 'nothing-to-release', unchanged };
+    }
+    functions = [];
+    for (const f of live.functions) {
+      // Published from exactly the revision compared; Lambda returns the existing version when nothing changed since the last one.
+      const v = f.same ? f.liveVersion : await aws.lambda.publishVersion(f.functionName, f.latest.revisionId);
+      functions.push({ functionName: f.functionName, previousVersion: f.liveVersion, newVersion: v });
+    }
+    newDeploymentId = live.api.same ? stage.deploymentId : await aws.apigateway.createDeployment(t.restApiId, `catalogctl release ${releaseId} ${API_FINGERPRINT_TAG}${live.api.fingerprint}`);
+  }
+  const authorizer = t.functions[API_FUNCTIONS.indexOf('authorizer')];
+  for (const f of functions) {
+    // Lambda counts every rejected token as an authorizer error; its own failures are a metric of their own.
+    if (f.functionName === authorizer) f.failureMetric = { namespace: AUTHORIZER_METRICS.namespace, metricName: AUTHORIZER_METRICS.failures, dimensions: { FunctionName: f.functionName, Version: f.newVersion } };
+  }
   const previousDeploymentId = last?.deploymentBefore ?? stage.deploymentId;
   const previousStageVariables = last?.stageVariablesBefore ?? stage.variables;
-  const newDeploymentId = resumed && last ? last.deploymentAfter : await aws.apigateway.createDeployment(t.restApiId, `catalogctl release ${releaseId}`);
   const plan: ShiftPlan = {
     functions,
     restApiId: t.restApiId,
@@ -295,6 +318,7 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     bakeSeconds: opts.bakeSeconds ?? config.release.bakeSeconds,
     alarmPollSeconds: config.release.alarmPollSeconds,
     errorRatePercent: config.alarms.api5xxRatePercent,
+    insufficientDataGraceSeconds: DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS,
   };
   if (config.release.requireApproval) {
     if (!opts.approve || !(await opts.approve(plan))) throw new UserInputError(`release: not approved; nothing was shifted (release ${releaseId})`);
@@ -331,7 +355,57 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
   };
   await writeManifest(aws, config, final);
   const recorded = await recordLive(config, { aws, now: opts.now, sleep: opts.sleep, pollMs: opts.stackPollMs }, reporter);
-  return { releaseId, outcome, manifest: final, recorded };
+  return { kind: 'released', releaseId, outcome, manifest: final, recorded };
+}
+
+/** Marks a deployment's description with the fingerprint of the API it snapshots. */
+export const API_FINGERPRINT_TAG = 'api-sha256=';
+
+export interface LiveComparison {
+  functions: { functionName: string; liveVersion: string; latest: FunctionSnapshot; same: boolean; differs: string[] }[];
+  api: { fingerprint: string; same: boolean };
+  stageVariablesSame: boolean;
+}
+
+/**
+ * What a release would change, compared with what serves. Equal means, all together:
+ * - for every API function, $LATEST (what the stacks deployed) has the live version's code
+ *   (CodeSha256) and configuration (every field but identity and state, see snapshotOf);
+ * - the REST API's definition has the fingerprint recorded on the deployment the stage serves
+ *   (a deployment made by an earlier release; any other deployment counts as different);
+ * - the stage's variables are exactly the env's api.stageVariables.
+ */
+export async function compareWithLive(
+  aws: Pick<AwsApi, 'lambda' | 'apigateway'>,
+  config: EnvConfig,
+  t: Pick<ReleaseTargets, 'restApiId'>,
+  aliases: { functionName: string; functionVersion: string }[],
+  stage: { deploymentId: string; variables: Record<string, string> },
+): Promise<LiveComparison> {
+  const functions = await Promise.all(
+    aliases.map(async (a) => {
+      const [latest, live] = await Promise.all([aws.lambda.snapshot(a.functionName, '$LATEST'), aws.lambda.snapshot(a.functionName, a.functionVersion)]);
+      const differs = snapshotDifferences(latest, live);
+      return { functionName: a.functionName, liveVersion: a.functionVersion, latest, same: differs.length === 0, differs };
+    }),
+  );
+  const [fingerprint, description] = await Promise.all([aws.apigateway.definitionFingerprint(t.restApiId), stage.deploymentId ? aws.apigateway.deploymentDescription(t.restApiId, stage.deploymentId) : Promise.resolve('')]);
+  const served = new RegExp(`${API_FINGERPRINT_TAG}([0-9a-f]{64})`).exec(description)?.[1];
+  return { functions, api: { fingerprint, same: served === fingerprint }, stageVariablesSame: sameVariables(stage.variables, config.api.stageVariables) };
+}
+
+/** The fields in which two snapshots differ (CodeSha256 and configuration keys), none when equal. */
+export function snapshotDifferences(a: FunctionSnapshot, b: FunctionSnapshot): string[] {
+  const out = a.codeSha256 === b.codeSha256 ? [] : ['CodeSha256'];
+  for (const k of [...new Set([...Object.keys(a.config), ...Object.keys(b.config)])].sort()) {
+    if (k !== 'CodeSha256' && canonicalJson(a.config[k] ?? null) !== canonicalJson(b.config[k] ?? null)) out.push(k);
+  }
+  return out;
+}
+
+function sameVariables(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  return ka.join('\0') === Object.keys(b).sort().join('\0') && ka.every((k) => a[k] === b[k]);
 }
 
 export interface RollbackResult {

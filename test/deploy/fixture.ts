@@ -10,6 +10,7 @@ import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudf
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateAliasCommand, CreateFunctionCommand, LambdaClient, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ReleaseResult } from '../../src/deploy/release.ts';
 import type { Moto } from '../support/moto.ts';
 import { TEST_CREDENTIALS } from '../support/moto.ts';
 
@@ -114,4 +115,10 @@ export async function createOutputStacks(moto: Moto, fx: Fixture, functions: str
   const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
   await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc) }));
   await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
+}
+
+/** A release that moved something (not "nothing to release"), for tests that expect one. */
+export function released(r: ReleaseResult): Extract<ReleaseResult, { kind: 'released' }> {
+  if (r.kind !== 'released') throw new Error(`expected a release, got ${r.kind} (${r.unchanged.join(', ')})`);
+  return r;
 }

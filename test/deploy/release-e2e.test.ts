@@ -12,6 +12,7 @@ import { DeployError, UserInputError } from '../../src/errors.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
 import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { fixtureTemplates, fnName, goLive, putCode, testConfig, type Live } from './stack-fixtures.ts';
+import { released } from './fixture.ts';
 
 /**
  * The whole release — package/upload → deploy → migrations → versions → API deployment → shift —
@@ -62,7 +63,7 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
   it('a full release of dev: new code deployed, migrations run once, every alias on v2, the stage on the new deployment, manifest in S3', async () => {
     const reporter = new RecordingReporter();
     const started = Date.now();
-    const r = await release(config, aws, { ...opts(), reporter });
+    const r = released(await release(config, aws, { ...opts(), reporter }));
     const ms = Date.now() - started;
     assert.equal(r.outcome.kind, 'promoted');
     assert.deepEqual(invoked, [fnName(config, 'migrate')]);
@@ -89,7 +90,7 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
       const p = (await aws.cloudformation.describeStack('catalog-service'))!.parameters;
       return Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith('Live')));
     };
-    const r = await release(config, aws, opts());
+    const r = released(await release(config, aws, opts()));
     assert.equal(r.outcome.kind, 'promoted');
     assert.equal(r.recorded.kind, 'recorded');
     const newDep = r.manifest.deploymentAfter;
@@ -112,7 +113,7 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
   it('an alarm forced to ALARM mid-bake rolls aliases and stage back (checked in the emulator) and records it', async () => {
     let n = 0;
     let seenWeights: Record<string, number> | undefined;
-    const r = await release(config, aws, {
+    const r = released(await release(config, aws, {
       ...opts({ bakeSeconds: 30 }),
       now: () => n * 10_000,
       sleep: async () => {
@@ -122,7 +123,7 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
           await cw().send(new SetAlarmStateCommand({ AlarmName: live.alarms[1]!, StateValue: 'ALARM', StateReason: 'test' }));
         }
       },
-    });
+    }));
     assert.deepEqual(seenWeights, { '2': 0.5 }, 'mid-bake at 50%');
     assert.deepEqual(r.outcome, { kind: 'rolled-back', reason: `alarm ${live.alarms[1]} in ALARM at 50%`, alarms: [live.alarms[1]], atStep: 50 });
     assert.deepEqual(await aliases(), API_FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));
@@ -132,7 +133,7 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
 
   it("the new version's own Errors metric above the env's rate rolls back, though no alarm fires", async () => {
     let n = 0;
-    const r = await release(config, aws, {
+    const r = released(await release(config, aws, {
       ...opts({ bakeSeconds: 30 }),
       now: () => n * 10_000,
       sleep: async () => {
@@ -153,7 +154,7 @@ describe('deploy/release: package → deploy → migrate → shift, against the 
           }),
         );
       },
-    });
+    }));
     assert.equal(r.outcome.kind, 'rolled-back');
     assert.match(r.outcome.kind === 'rolled-back' ? r.outcome.reason : '', /^new version errors above 1% at 10%: catalog-dev-get-dataset v2 3 errors in 40 invocations$/);
     assert.deepEqual(await aliases(), API_FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));

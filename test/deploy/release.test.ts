@@ -5,7 +5,7 @@ import type { EnvConfig } from '../../src/config/types.ts';
 import { acquireReleaseLock, listReleases, readManifest, readReleaseLock, release, rollback, status } from '../../src/deploy/release.ts';
 import { DeployError, UserInputError } from '../../src/errors.ts';
 import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
-import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
+import { createFixture, createOutputStacks, released, type Fixture } from './fixture.ts';
 
 const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
 
@@ -36,7 +36,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
   it('a full release promotes every alias, applies stage variables and writes the manifest; rollback twice; status', async () => {
     await fx.changeFunctions('r2');
     const started = Date.now();
-    const r = await release(config, aws, { bakeSeconds: 0 });
+    const r = released(await release(config, aws, { bakeSeconds: 0 }));
     const wallMs = Date.now() - started;
     assert.equal(r.outcome.kind, 'promoted');
     for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '2', additionalWeights: {} });
@@ -89,7 +89,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
   it('an alarm mid-bake rolls back and the manifest records it; the time to restore is measured', async () => {
     await fx.changeFunctions('r2');
     let alarmAt = 0;
-    const r = await release(config, aws, {
+    const r = released(await release(config, aws, {
       bakeSeconds: 30,
       now: (() => {
         let t = 0;
@@ -101,7 +101,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
           await fx.setAlarm(fx.alarmNames[0]!, 'ALARM');
         }
       },
-    });
+    }));
     const restoredMs = performance.now() - alarmAt;
     assert.equal(r.outcome.kind, 'rolled-back');
     for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
@@ -155,7 +155,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     await fx.changeFunctions('r2');
     await assert.rejects(release(config, aws, instant), /holds the lock \(carol@gone pid 4242, since/);
     for (const fn of FUNCTIONS) assert.equal((await aws.lambda.getAlias(fn, 'live')).functionVersion, '1', 'nothing published or shifted');
-    const forced = await release(config, aws, { ...instant, forceUnlock: true });
+    const forced = released(await release(config, aws, { ...instant, forceUnlock: true }));
     assert.equal(forced.outcome.kind, 'promoted');
     assert.equal((await status(config, aws)).lock, undefined);
     await fx.changeFunctions('r3');
@@ -171,7 +171,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     await fx.changeFunctions('r3');
     await assert.rejects(release(gated, aws, { ...instant, approve: async () => false }), /not approved/);
     for (const fn of FUNCTIONS) assert.equal((await aws.lambda.getAlias(fn, 'live')).functionVersion, '1');
-    const ok = await release(gated, aws, { ...instant, approve: async (plan) => plan.functions.length === 4 });
+    const ok = released(await release(gated, aws, { ...instant, approve: async (plan) => plan.functions.length === 4 }));
     assert.equal(ok.outcome.kind, 'promoted');
   });
 
@@ -189,7 +189,7 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     assert.equal(first.outcome, 'interrupted');
     assert.deepEqual(await aws.lambda.getAlias(FUNCTIONS[0]!, 'live'), { functionVersion: '1', additionalWeights: { '2': 0.1 } });
     await assert.rejects(release(config, aws, instant), /in progress/);
-    const resumed = await release(config, aws, { ...instant, resume: true });
+    const resumed = released(await release(config, aws, { ...instant, resume: true }));
     assert.equal(resumed.outcome.kind, 'promoted');
     assert.equal(resumed.manifest.deploymentBefore, fx.deploymentId);
     assert.equal(resumed.manifest.deploymentAfter, first.deploymentAfter);
