@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UserInputError } from '../../errors.ts';
+import type { VerifyOptions } from '../../verify/index.ts';
 
 interface VerifyFlags {
   env?: string;
@@ -13,10 +14,14 @@ interface VerifyFlags {
   json?: boolean;
   databaseUrl?: string;
   dataset?: string;
+  auditLogGroup?: string;
 }
 
-/** The env's API base URL, from the ApiUrl output of its catalog-service stack. */
-async function apiUrlOf(flags: VerifyFlags): Promise<string> {
+/**
+ * The env's API base URL and audit log group, from the ApiUrl and AuditLogGroupName outputs of its
+ * catalog-service stack.
+ */
+async function stackTargetOf(flags: VerifyFlags): Promise<{ url: string; auditLogGroup?: string; region: string }> {
   const { loadEnv } = await import('../../config/load.ts');
   const { assertAccount } = await import('../../aws/sts.ts');
   const { createCloudFormationApi } = await import('../../aws/cloudformation.ts');
@@ -27,7 +32,7 @@ async function apiUrlOf(flags: VerifyFlags): Promise<string> {
   if (!stack) throw new DeployError(`--env ${config.name}: stack catalog-service does not exist in ${target.region}; deploy it first`);
   const url = stack.outputs.ApiUrl;
   if (!url) throw new DeployError(`--env ${config.name}: stack catalog-service (${stack.status}) has no ApiUrl output`);
-  return url;
+  return { url, auditLogGroup: stack.outputs.AuditLogGroupName, region: target.region };
 }
 
 export function registerVerify(program: Command): void {
@@ -42,25 +47,37 @@ export function registerVerify(program: Command): void {
     .option('--url <base>', 'base URL of the API: a `catalogctl local` server or an API Gateway stage URL')
     .option('--token <jwt>', 'bearer token for the API (default: $CATALOGCTL_TOKEN; prefer the variable, flags show in ps)')
     .option('--requests <n>', 'health probe requests (after one uncounted warm-up)', '50')
-    .option('--database-url <url>', 'PostgreSQL for the smoke query and the audit outbox (default: $DATABASE_URL; a local server shares its throwaway one)')
-    .option('--dataset <id>', 'dataset the synthetic check describes (default: the first one listed)')
+    .option('--database-url <url>', 'PostgreSQL for the db-smoke query (default: $DATABASE_URL; a local server shares its throwaway one)')
+    .option('--dataset <id>', 'an existing dataset for the synthetic check to describe instead of creating one (needs no write role)')
+    .option('--audit-log-group <name>', "CloudWatch Logs group the audit bus delivers to (default with --env: catalog-service's AuditLogGroupName output)")
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
       `
 Checks and thresholds: health GET /storage/v1/catalog/datasets?limit=1 → 200, p99 < 100 ms;
-synthetic describe → valid descriptor and its audit event emitted; db-smoke
-SELECT COUNT(*) FROM catalog_dataset p95 < 100 ms; auth-failures ≤ 1 % over the last 5 min.
+synthetic create + describe → valid descriptor and its audit event on the audit bus (against AWS:
+read from CloudWatch Logs, no database needed); db-smoke SELECT COUNT(*) FROM catalog_dataset
+p95 < 100 ms (skipped without a database); auth-failures: ≤ 1 % of this run's own requests refused
+by the authorizer.
 Exit codes: 0 all passed, 3 a check failed, 2 bad flags.
 
 Examples:
-  $ export CATALOGCTL_TOKEN=$(catalogctl local token --tenant acme --role reader)
+  $ export CATALOGCTL_TOKEN=$(catalogctl local token --tenant acme --role platform)
   $ catalogctl verify --url http://127.0.0.1:8080
-  $ catalogctl verify --url https://abc123.execute-api.us-east-1.amazonaws.com/prod --database-url "$DB" --json`,
+  $ catalogctl verify --env staging --json
+  $ catalogctl verify --url https://abc123.execute-api.us-east-1.amazonaws.com/prod --audit-log-group /aws/events/catalog-prod-audit --region us-east-1`,
     )
     .action(async (flags: VerifyFlags) => {
       if (!flags.env === !flags.url) throw new UserInputError('verify: give exactly one of --env <name> or --url <base>');
-      if (flags.env) flags.url = await apiUrlOf(flags);
+      let region = flags.region ?? process.env.AWS_REGION;
+      if (flags.env) {
+        const t = await stackTargetOf(flags);
+        flags.url = t.url;
+        flags.auditLogGroup ??= t.auditLogGroup;
+        region = t.region;
+      }
+      if (flags.auditLogGroup !== undefined && !/^[.\-_/#A-Za-z0-9]{1,512}$/.test(flags.auditLogGroup)) throw new UserInputError(`--audit-log-group: "${flags.auditLogGroup}" is not a log group name`);
+      if (flags.auditLogGroup && !region) throw new UserInputError('--audit-log-group: give --region (or AWS_REGION) for the log group, or use --env');
       let base: URL;
       try {
         base = new URL(flags.url!);
@@ -70,6 +87,12 @@ Examples:
       if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UserInputError(`--url: must be http(s), got "${flags.url}"`);
       if (!/^[1-9]\d{0,5}$/.test(flags.requests) || Number(flags.requests) > 100_000) throw new UserInputError(`--requests: must be a whole number from 1 to 100000, got "${flags.requests}"`);
       const { verify, failingChecks } = await import('../../verify/index.ts');
+      let auditEmitted: VerifyOptions['auditEmitted'];
+      if (flags.auditLogGroup) {
+        const { createLogsApi } = await import('../../aws/logs.ts');
+        const { auditFromLogs } = await import('../../verify/audit-logs.ts');
+        auditEmitted = auditFromLogs(await createLogsApi({ region: region!, profile: flags.profile, endpoint: flags.endpointUrl }), flags.auditLogGroup);
+      }
       const { formatJson, formatTable, plainStyle } = await import('../../verify/print.ts');
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
@@ -80,6 +103,7 @@ Examples:
         requests: Number(flags.requests),
         databaseUrl: flags.databaseUrl || process.env.DATABASE_URL || undefined,
         datasetId: flags.dataset,
+        auditEmitted,
         signal: abort.signal,
         reporter: { report: (e) => void (!flags.json && process.stderr.isTTY && process.stderr.write(`  ${e.message}\n`)) },
       }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
