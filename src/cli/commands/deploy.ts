@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UserInputError } from '../../errors.ts';
+import type { VerifyOptions } from '../../verify/index.ts';
 
 interface AwsFlags {
   env: string;
@@ -27,15 +28,52 @@ async function connect(flags: AwsFlags) {
   return { config, aws };
 }
 
-/** The seed's deployment verification against the stage, as a gate before each traffic step. */
+/**
+ * The seed's deployment verification against the stage, as a gate before each traffic step: the
+ * API, the audit bus through its log group (catalog-service's AuditLogGroupName), and the database
+ * only when $DATABASE_URL is set.
+ */
 async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envName: string, requests: number) {
   const stack = await aws.cloudformation.describeStack('catalog-service');
   const baseUrl = stack?.outputs.ApiUrl;
   if (!baseUrl) throw new DeployError(`--verify: stack catalog-service of ${envName} has no ApiUrl output`);
+  const logGroup = stack?.outputs.AuditLogGroupName;
   const { verify, failingChecks } = await import('../../verify/index.ts');
+  let auditEmitted: VerifyOptions['auditEmitted'];
+  if (logGroup) {
+    const { createLogsApi } = await import('../../aws/logs.ts');
+    const { auditFromLogs } = await import('../../verify/audit-logs.ts');
+    auditEmitted = auditFromLogs(await createLogsApi(aws.target), logGroup);
+  }
   return async () => {
-    const report = await verify({ baseUrl, token: process.env.CATALOGCTL_TOKEN || undefined, requests, databaseUrl: process.env.DATABASE_URL || undefined });
+    const report = await verify({ baseUrl, token: process.env.CATALOGCTL_TOKEN || undefined, requests, databaseUrl: process.env.DATABASE_URL || undefined, auditEmitted, mode: 'aws' });
     return report.ok ? ({ ok: true } as const) : ({ ok: false, reason: `verify failed ${failingChecks(report).join(', ')}` } as const);
+  };
+}
+
+/**
+ * Where release and rollback speak: human progress on stderr and a summary line on stdout, or with
+ * --json one JSON event per line on stdout and a summary object last (also when the command fails,
+ * with the exit code it ends with).
+ */
+async function commandOutput(json: boolean | undefined, command: string, env: string, printPlans: boolean) {
+  const { jsonLinesReporter } = await import('../output.ts');
+  if (json) {
+    const out = jsonLinesReporter(process.stdout);
+    return {
+      reporter: out,
+      done: (summary: Record<string, unknown>, _human: string) => out.summary({ command, env, ...summary }),
+      async failed(err: unknown, extra: Record<string, unknown> = {}) {
+        const { exitCodeFor } = await import('../main.ts');
+        const { code, message } = exitCodeFor(err);
+        out.summary({ command, env, outcome: 'failed', ...extra, error: message ?? String(err), exitCode: code });
+      },
+    };
+  }
+  return {
+    reporter: printPlans ? await deployReporter() : (await import('../output.ts')).cliReporter(),
+    done: (_summary: Record<string, unknown>, human: string) => void process.stdout.write(human),
+    failed: async (_err: unknown, _extra?: Record<string, unknown>) => undefined,
   };
 }
 
@@ -195,32 +233,52 @@ export function registerDeployCommands(program: Command): void {
     .option('--force-unlock', 'remove a release lock left by a run that is no longer running (status shows who holds it)')
     .option('--verify', "gate every traffic step on `catalogctl verify` against the stage's ApiUrl (token: $CATALOGCTL_TOKEN)")
     .option('--verify-requests <n>', 'health probe requests per gate', '20')
-    .addHelpText('after', '\nExit codes: 0 promoted, 2 bad input / not approved / shift in progress / another release holds the lock, 3 AWS failure or alarm rollback, 130 interrupted (previous release restored).')
-    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; forceUnlock?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string }) => {
+    .option('--json', 'one JSON event per line on stdout, then a summary object')
+    .addHelpText(
+      'after',
+      `
+Gates (docs/deploy.md): every alarm named in catalog-observability's AlarmNames must exist and be
+OK before traffic moves and at every poll of each bake; each new version's own failures (the
+authorizer's AuthorizerFailures metric, Lambda Errors for the others) must stay within the env's
+error rate. Code, configuration, API and stage variables equal to what serves: nothing to release.
+
+Examples:
+  $ catalogctl release --env dev                         # package, deploy, migrate, shift 10/50/100
+  $ catalogctl release --env prod --approve --verify     # CI: approved, verify gating every step
+  $ catalogctl release --env dev --skip-deploy --bake 0  # shift new versions of what the stacks run
+  $ catalogctl release --env dev --resume                # finish a shift left in progress
+  $ catalogctl release --env dev --json | jq -c 'select(.type == "summary")'
+
+Exit codes: 0 promoted or nothing to release, 2 bad input / not approved / shift in progress /
+another release holds the lock, 3 AWS failure, a missing gating alarm or a gate rollback,
+130 interrupted (previous release restored).`,
+    )
+    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; forceUnlock?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string; json?: boolean }) => {
       if (flags.bake !== undefined && !/^\d{1,5}$/.test(flags.bake)) throw new UserInputError(`--bake: must be whole seconds, got "${flags.bake}"`);
       if (!/^[1-9]\d{0,3}$/.test(flags.verifyRequests)) throw new UserInputError(`--verify-requests: must be a whole number from 1 to 9999, got "${flags.verifyRequests}"`);
-      const { config, aws } = await connect(flags);
-      const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests)) : undefined;
-      const { release } = await import('../../deploy/release.ts');
-      const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
-      const reporter = await deployReporter();
-      const artifacts = async () => {
-        const { readFile } = await import('node:fs/promises');
-        const { allArtifacts, packageArtifacts, uploadArtifacts } = await import('../../package/index.ts');
-        const { codeKeysFromManifest } = await import('../../deploy/params.ts');
-        const manifest = await packageArtifacts({ config, rootDir: process.cwd(), outDir: `.build/${config.name}`, reporter });
-        try {
-          await uploadArtifacts(aws.s3, manifest, reporter, (p) => readFile(p));
-        } catch (err) {
-          throw new DeployError(`release: upload failed: ${(err as Error).message}`);
-        }
-        return { codeKeys: codeKeysFromManifest(manifest), artifactKeys: Object.fromEntries(allArtifacts(manifest).map(([n, a]) => [n, a.key])) };
-      };
+      const out = await commandOutput(flags.json, 'release', flags.env, true);
       const abort = new AbortController();
       // Kept for the whole release so a second Ctrl-C cannot kill the restore half-way.
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       try {
+        const { config, aws } = await connect(flags);
+        const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests)) : undefined;
+        const { release } = await import('../../deploy/release.ts');
+        const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
+        const reporter = out.reporter;
+        const artifacts = async () => {
+          const { readFile } = await import('node:fs/promises');
+          const { allArtifacts, packageArtifacts, uploadArtifacts } = await import('../../package/index.ts');
+          const { codeKeysFromManifest } = await import('../../deploy/params.ts');
+          const manifest = await packageArtifacts({ config, rootDir: process.cwd(), outDir: `.build/${config.name}`, reporter });
+          try {
+            await uploadArtifacts(aws.s3, manifest, reporter, (p) => readFile(p));
+          } catch (err) {
+            throw new DeployError(`release: upload failed: ${(err as Error).message}`);
+          }
+          return { codeKeys: codeKeysFromManifest(manifest), artifactKeys: Object.fromEntries(allArtifacts(manifest).map(([n, a]) => [n, a.key])) };
+        };
         const r = await release(config, aws, {
           bakeSeconds: flags.bake === undefined ? undefined : Number(flags.bake),
           resume: flags.resume,
@@ -235,7 +293,7 @@ export function registerDeployCommands(program: Command): void {
           approve: async (plan) => {
             if (flags.approve) return true;
             if (!process.stdin.isTTY) throw new UserInputError(`release: env ${config.name} requires approval; pass --approve or run on a terminal`);
-            const lines = plan.functions.map((f) => `  ${f.functionName}: ${f.previousVersion} → ${f.newVersion}`);
+            const lines = plan.functions.map((f) => `  ${f.functionName}: ${f.previousVersion} → ${f.newVersion}${f.previousVersion === f.newVersion ? ' (unchanged)' : ''}`);
             const before = plan.previousStageVariables ?? {};
             const after = plan.newStageVariables ?? before;
             const varChanges = [...new Set([...Object.keys(before), ...Object.keys(after)])]
@@ -253,8 +311,28 @@ export function registerDeployCommands(program: Command): void {
             }
           },
         });
-        if (r.outcome.kind === 'rolled-back') throw new DeployError(`release ${r.releaseId} ${r.outcome.atStep === 0 ? 'not shifted' : 'rolled back'}: ${r.outcome.reason}`);
-        process.stdout.write(`release ${r.releaseId}: promoted (${r.manifest.functions.map((f) => `${f.functionName} v${f.versionAfter}`).join(', ')})\n`);
+        if (r.kind === 'nothing-to-release') {
+          out.done({ outcome: 'nothing-to-release', unchanged: r.unchanged }, `release: nothing to release for ${config.name} (${r.unchanged.join(', ')})\n`);
+          return;
+        }
+        const summary = {
+          releaseId: r.releaseId,
+          functions: r.manifest.functions,
+          deploymentBefore: r.manifest.deploymentBefore,
+          deploymentAfter: r.manifest.deploymentAfter,
+          recorded: r.recorded.kind,
+        };
+        if (r.outcome.kind === 'rolled-back') {
+          const o = r.outcome;
+          const err = new DeployError(`release ${r.releaseId} ${o.atStep === 0 ? 'not shifted' : 'rolled back'}: ${o.reason}`);
+          await out.failed(err, { ...summary, outcome: o.atStep === 0 ? 'not-shifted' : 'rolled-back', reason: o.reason, atStep: o.atStep, alarms: o.alarms });
+          throw err;
+        }
+        const versions = r.manifest.functions.map((f) => `${f.functionName} v${f.versionAfter}${f.versionBefore === f.versionAfter ? ' (unchanged)' : ''}`);
+        out.done({ ...summary, outcome: 'promoted' }, `release ${r.releaseId}: promoted (${versions.join(', ')})\n`);
+      } catch (err) {
+        if (!(err instanceof DeployError && /^release \S+ (not shifted|rolled back):/.test(err.message))) await out.failed(err);
+        throw err;
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }
@@ -262,24 +340,40 @@ export function registerDeployCommands(program: Command): void {
 
   awsOptions(program.command('rollback').description('Put the live aliases and the API stage (deployment and variables) back on what served before the latest release'))
     .option('--to <release-id>', 'put back what this (promoted) release promoted instead')
+    .option('--json', 'one JSON event per line on stdout, then a summary object')
     .addHelpText(
       'after',
       `
 Traffic moves first (aliases, then the stage); then catalog-service's LiveVersion*/LiveDeploymentId
 parameters are set to what now serves, so diff has nothing to change on them. A second run changes
-nothing. Exit codes: 0 rolled back or nothing to do, 2 bad input / account mismatch / unknown or
+nothing. Rollback never waits for the release lock: it is the way out of a release that misbehaves.
+
+Examples:
+  $ catalogctl rollback --env prod                                # back to what served before the latest release
+  $ catalogctl rollback --env prod --to r20261122T181153Z-1fb1    # onto what that release promoted
+  $ catalogctl status --env prod                                  # lists the releases --to accepts
+  $ catalogctl rollback --env dev --json
+
+Exit codes: 0 rolled back or nothing to do, 2 bad input / account mismatch / unknown or
 never-promoted --to, 3 AWS failure.`,
     )
-    .action(async (flags: AwsFlags & { to?: string }) => {
-      const { config, aws } = await connect(flags);
-      const { rollback } = await import('../../deploy/release.ts');
-      const { cliReporter } = await import('../output.ts');
-      const printer = cliReporter();
-      // The changes themselves are printed below, on stdout; the reporter shows the stack record and warnings.
-      const reporter = { report: (e: Parameters<typeof printer.report>[0]) => e.topic !== 'rollback' && printer.report(e) };
-      const r = await rollback(config, aws, { to: flags.to, reporter });
-      if (r.changed.length === 0) process.stdout.write(`rollback (release ${r.releaseId}): already in place, nothing changed\n`);
-      else process.stdout.write(`rollback (release ${r.releaseId}):\n${r.changed.map((c) => `  ${c}`).join('\n')}\n`);
+    .action(async (flags: AwsFlags & { to?: string; json?: boolean }) => {
+      const out = await commandOutput(flags.json, 'rollback', flags.env, false);
+      try {
+        const { config, aws } = await connect(flags);
+        const { rollback } = await import('../../deploy/release.ts');
+        // The changes themselves are printed at the end, on stdout; the reporter shows the stack record and warnings.
+        const reporter = flags.json ? out.reporter : { report: (e: Parameters<typeof out.reporter.report>[0]) => e.topic !== 'rollback' && out.reporter.report(e) };
+        const r = await rollback(config, aws, { to: flags.to, reporter });
+        const summary = { outcome: r.changed.length ? 'rolled-back' : 'already-in-place', releaseId: r.releaseId, to: flags.to ?? null, changed: r.changed, ...(r.recorded ? { recorded: r.recorded.kind } : {}) };
+        out.done(
+          summary,
+          r.changed.length === 0 ? `rollback (release ${r.releaseId}): already in place, nothing changed\n` : `rollback (release ${r.releaseId}):\n${r.changed.map((c) => `  ${c}`).join('\n')}\n`,
+        );
+      } catch (err) {
+        await out.failed(err);
+        throw err;
+      }
     });
 
   awsOptions(program.command('status').description('Show the stack states, what each alias serves, the stage deployment and variables, any shift in progress and the last releases'))
