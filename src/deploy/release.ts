@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { StackSummary } from '../aws/cloudformation.ts';
+import type { MetricId } from '../aws/cloudwatch.ts';
 import type { AwsApi } from '../aws/index.ts';
 import type { FunctionSnapshot } from '../aws/lambda.ts';
 import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../config/types.ts';
@@ -299,10 +300,7 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     newDeploymentId = live.api.same ? stage.deploymentId : await aws.apigateway.createDeployment(t.restApiId, `catalogctl release ${releaseId} ${API_FINGERPRINT_TAG}${live.api.fingerprint}`);
   }
   const authorizer = t.functions[API_FUNCTIONS.indexOf('authorizer')];
-  for (const f of functions) {
-    // Lambda counts every rejected token as an authorizer error; its own failures are a metric of their own.
-    if (f.functionName === authorizer) f.failureMetric = { namespace: AUTHORIZER_METRICS.namespace, metricName: AUTHORIZER_METRICS.failures, dimensions: { FunctionName: f.functionName, Version: f.newVersion } };
-  }
+  for (const f of functions) if (f.functionName === authorizer) f.failureMetric = authorizerFailureMetric(f.functionName, f.newVersion);
   const previousDeploymentId = last?.deploymentBefore ?? stage.deploymentId;
   const previousStageVariables = last?.stageVariablesBefore ?? stage.variables;
   const plan: ShiftPlan = {
@@ -356,6 +354,14 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
   await writeManifest(aws, config, final);
   const recorded = await recordLive(config, { aws, now: opts.now, sleep: opts.sleep, pollMs: opts.stackPollMs }, reporter);
   return { kind: 'released', releaseId, outcome, manifest: final, recorded };
+}
+
+/**
+ * The authorizer's per-version failures: its own AuthorizerFailures (src/handlers/authorizer/metrics.ts),
+ * since Lambda counts every rejected token in Errors.
+ */
+export function authorizerFailureMetric(functionName: string, version: string): MetricId {
+  return { namespace: AUTHORIZER_METRICS.namespace, metricName: AUTHORIZER_METRICS.failures, dimensions: { FunctionName: functionName, Version: version } };
 }
 
 /** Marks a deployment's description with the fingerprint of the API it snapshots. */
