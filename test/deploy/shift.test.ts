@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
+import { CloudWatchClient, DeleteAlarmsCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
 import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import { checkShiftLock, readAliases, shiftTraffic, type ShiftPlan } from '../../src/deploy/shift.ts';
 import { InterruptedError, UserInputError } from '../../src/errors.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
-import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
+import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { createFixture, type Fixture } from './fixture.ts';
 
 describe('deploy/shift: alias shift against the emulator', function () {
@@ -94,6 +96,96 @@ describe('deploy/shift: alias shift against the emulator', function () {
     await aws.lambda.updateAlias(fx.functions[0]!, 'live', '1', { '2': 0.1 });
     assert.equal((await shiftTraffic(plan, { aws, now: clock.now, sleep: clock.sleep })).kind, 'rolled-back');
     assert.deepEqual(await aws.lambda.getAlias(fx.functions[0]!, 'live'), { functionVersion: '1', additionalWeights: {} });
+  });
+
+  const cw = () => new CloudWatchClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS, protocol: AwsQueryProtocol });
+  const unmoved = async () => {
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
+    assert.deepEqual(await aws.apigateway.getStage(fx.restApiId, fx.stageName), { deploymentId: fx.deploymentId, variables: fx.stageVariables });
+  };
+
+  it('a gating alarm that does not exist (misspelled in AlarmNames) stops the shift before anything moves, naming it', async () => {
+    const clock = fakeClock();
+    const out = await shiftTraffic({ ...plan, alarmNames: ['catalog-api-5xx', 'catalog-p99-latncy'] }, { aws, now: clock.now, sleep: clock.sleep });
+    assert.deepEqual(out, {
+      kind: 'rolled-back',
+      reason: 'gating alarm catalog-p99-latncy does not exist (AlarmNames of catalog-observability) before any traffic moved',
+      alarms: ['catalog-p99-latncy'],
+      atStep: 0,
+    });
+    assert.deepEqual(clock.sleeps, []);
+    await unmoved();
+    // No gating alarm at all is no gate: refused the same way.
+    const none = await shiftTraffic({ ...plan, alarmNames: [] }, { aws, now: clock.now, sleep: clock.sleep });
+    assert.equal(none.kind === 'rolled-back' && none.reason, 'no gating alarms (the AlarmNames output of catalog-observability is empty) before any traffic moved');
+    await unmoved();
+  });
+
+  it('a gating alarm deleted mid-bake rolls the shift back', async () => {
+    const clock = fakeClock(async (n) => {
+      if (n === 2) await cw().send(new DeleteAlarmsCommand({ AlarmNames: ['catalog-api-5xx'] }));
+    });
+    const out = await shiftTraffic(plan, { aws, now: clock.now, sleep: clock.sleep });
+    assert.deepEqual(out, { kind: 'rolled-back', reason: 'gating alarm catalog-api-5xx does not exist (AlarmNames of catalog-observability) at 10%', alarms: ['catalog-api-5xx'], atStep: 10 });
+    await unmoved();
+  });
+
+  it('INSUFFICIENT_DATA before the shift is waited for (with progress) until the alarm is evaluated; past the grace nothing moves', async () => {
+    const setState = (name: string, state: 'OK' | 'INSUFFICIENT_DATA') => cw().send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }));
+    await setState('catalog-p99-latency', 'INSUFFICIENT_DATA');
+    const reporter = new RecordingReporter();
+    const clock = fakeClock(async (n) => {
+      if (n === 3) await setState('catalog-p99-latency', 'OK'); // CloudWatch's first evaluation of a new alarm
+    });
+    const out = await shiftTraffic(plan, { aws, reporter, now: clock.now, sleep: clock.sleep });
+    assert.equal(out.kind, 'promoted');
+    assert.deepEqual(clock.sleeps.slice(0, 3), [10_000, 10_000, 10_000], 'three polls waiting before any traffic moved');
+    assert.deepEqual(
+      reporter.events.filter((e) => e.level === 'progress' && e.data?.step === 0).map((e) => e.message),
+      ['before shifting · gates: waiting for INSUFFICIENT_DATA alarm catalog-p99-latency 0/180 s', 'before shifting · gates: waiting for INSUFFICIENT_DATA alarm catalog-p99-latency 10/180 s', 'before shifting · gates: waiting for INSUFFICIENT_DATA alarm catalog-p99-latency 20/180 s'],
+    );
+
+    await aws.lambda.updateAlias(fx.functions[0]!, 'live', '1', {});
+    await aws.lambda.updateAlias(fx.functions[1]!, 'live', '1', {});
+    await aws.apigateway.setStageDeployment(fx.restApiId, fx.stageName, fx.deploymentId);
+    await aws.apigateway.setStageVariables(fx.restApiId, fx.stageName, fx.stageVariables);
+    await setState('catalog-api-5xx', 'INSUFFICIENT_DATA');
+    const stuck = fakeClock();
+    const never = await shiftTraffic(plan, { aws, now: stuck.now, sleep: stuck.sleep });
+    assert.deepEqual(never, { kind: 'rolled-back', reason: 'alarm catalog-api-5xx INSUFFICIENT_DATA for 180 s before any traffic moved: the gate cannot be evaluated', alarms: ['catalog-api-5xx'], atStep: 0 });
+    assert.equal(stuck.sleeps.length, 18, 'polled every 10 s for the 180 s grace');
+    await unmoved();
+  });
+
+  it('an alarm going INSUFFICIENT_DATA mid-bake holds the step past its bake until it is evaluated again; the bake shows time left and the gates', async () => {
+    const setState = (state: 'OK' | 'INSUFFICIENT_DATA') => cw().send(new SetAlarmStateCommand({ AlarmName: 'catalog-api-5xx', StateValue: state, StateReason: 'test' }));
+    const reporter = new RecordingReporter();
+    const clock = fakeClock(async (n) => {
+      if (n === 2) await setState('INSUFFICIENT_DATA'); // 20 s into the 10% bake
+      if (n === 5) await setState('OK'); // 20 s past its end
+    });
+    const out = await shiftTraffic(plan, { aws, reporter, now: clock.now, sleep: clock.sleep });
+    assert.equal(out.kind, 'promoted');
+    const at10 = reporter.events.filter((e) => e.level === 'progress' && e.data?.step === 10).map((e) => e.message);
+    assert.deepEqual(at10, [
+      '10%: baking, 30 s left · gates: 2 alarms OK',
+      '10%: baking, 20 s left · gates: 2 alarms OK',
+      '10%: baking, 10 s left · gates: waiting for INSUFFICIENT_DATA alarm catalog-api-5xx 0/180 s',
+      '10%: bake done · gates: waiting for INSUFFICIENT_DATA alarm catalog-api-5xx 10/180 s',
+      '10%: bake done · gates: waiting for INSUFFICIENT_DATA alarm catalog-api-5xx 20/180 s',
+      '10%: bake done · gates: 2 alarms OK',
+    ]);
+    assert.ok(reporter.events.findIndex((e) => e.message === '50% of traffic on the new versions') > reporter.events.findIndex((e) => e.message === at10.at(-1)), 'no 50% before the gates passed');
+    // Still blind at the grace: rolled back from the step it was on.
+    const blind = fakeClock(async (n) => {
+      if (n === 1) await setState('INSUFFICIENT_DATA');
+    });
+    await aws.lambda.updateAlias(fx.functions[0]!, 'live', '1', {});
+    await aws.lambda.updateAlias(fx.functions[1]!, 'live', '1', {});
+    await setState('OK');
+    const rolled = await shiftTraffic(plan, { aws, now: blind.now, sleep: blind.sleep });
+    assert.deepEqual(rolled, { kind: 'rolled-back', reason: 'alarm catalog-api-5xx INSUFFICIENT_DATA for 180 s at 10%: the gate cannot be evaluated', alarms: ['catalog-api-5xx'], atStep: 10 });
+    for (const fn of fx.functions) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '1', additionalWeights: {} });
   });
 
   it('an abort mid-bake restores the previous release and throws InterruptedError', async () => {
