@@ -2,9 +2,12 @@ import { strict as assert } from 'node:assert';
 import { createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
-import { acquireReleaseLock, listReleases, readManifest, readReleaseLock, release, rollback, status } from '../../src/deploy/release.ts';
+import { APIGatewayClient, GetResourcesCommand, PutIntegrationCommand, PutMethodCommand } from '@aws-sdk/client-api-gateway';
+import { LambdaClient, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { snapshotOf } from '../../src/aws/lambda.ts';
+import { acquireReleaseLock, listReleases, readManifest, readReleaseLock, release, rollback, snapshotDifferences, status } from '../../src/deploy/release.ts';
 import { DeployError, UserInputError } from '../../src/errors.ts';
-import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
+import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { createFixture, createOutputStacks, released, type Fixture } from './fixture.ts';
 
 const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
@@ -84,6 +87,69 @@ describe('deploy/release: release, rollback and status against the emulator', fu
     assert.equal((await aws.lambda.getAlias(FUNCTIONS[0]!, 'live')).functionVersion, '2');
     assert.deepEqual(await aws.apigateway.getStage(fx.restApiId, fx.stageName), { deploymentId: r.manifest.deploymentAfter, variables: config.api.stageVariables });
     assert.deepEqual((await rollback(config, aws, { to: r.releaseId })).changed, []);
+  });
+
+  it('releasing what already serves is "nothing to release": no record, no version, no deployment, nothing moved; rollback and --to act on the real release', async () => {
+    await fx.changeFunctions('r2');
+    const r1 = released(await release(config, aws, instant));
+    const calls: string[] = [];
+    const counted = {
+      ...aws,
+      lambda: { ...aws.lambda, publishVersion: async (fn: string, rev?: string) => (calls.push(`publish ${fn}`), aws.lambda.publishVersion(fn, rev)) },
+      apigateway: { ...aws.apigateway, createDeployment: async (id: string, d: string) => (calls.push('deployment'), aws.apigateway.createDeployment(id, d)) },
+    };
+    const again = await release(config, counted, instant);
+    assert.deepEqual(again, { kind: 'nothing-to-release', unchanged: [...FUNCTIONS.map((f) => `${f} v2`), `stage v1 deployment ${r1.manifest.deploymentAfter} and variables`] });
+    assert.deepEqual(calls, []);
+    assert.deepEqual(await listReleases(aws, config), [r1.releaseId], 'no record');
+    assert.equal((await readManifest(aws, config))!.releaseId, r1.releaseId);
+    for (const fn of FUNCTIONS) assert.deepEqual(await aws.lambda.getAlias(fn, 'live'), { functionVersion: '2', additionalWeights: {} });
+    assert.deepEqual(await aws.apigateway.getStage(fx.restApiId, fx.stageName), { deploymentId: r1.manifest.deploymentAfter, variables: config.api.stageVariables });
+    assert.equal(await readReleaseLock(aws, config), undefined);
+
+    // So rollback has the real release before it: back to v1, then --to puts r1's back.
+    const back = await rollback(config, aws);
+    assert.equal(back.releaseId, r1.releaseId);
+    for (const fn of FUNCTIONS) assert.equal((await aws.lambda.getAlias(fn, 'live')).functionVersion, '1');
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, fx.deploymentId);
+    assert.equal((await rollback(config, aws, { to: r1.releaseId })).changed.length, FUNCTIONS.length + 2);
+    for (const fn of FUNCTIONS) assert.equal((await aws.lambda.getAlias(fn, 'live')).functionVersion, '2');
+    assert.equal((await release(config, aws, instant)).kind, 'nothing-to-release');
+  });
+
+  it('only what differs moves: a flag keeps versions and deployment, one function\'s change publishes only it, an API change makes a new deployment', async () => {
+    await fx.changeFunctions('r2');
+    const r1 = released(await release(config, aws, instant));
+    const flagged = { ...config, api: { ...config.api, stageVariables: { ...config.api.stageVariables, NEW_FLAG: 'on' } } };
+    const flag = released(await release(flagged, aws, instant));
+    assert.equal(flag.outcome.kind, 'promoted');
+    assert.deepEqual(flag.manifest.functions.map((f) => [f.versionBefore, f.versionAfter]), FUNCTIONS.map(() => ['2', '2']));
+    assert.deepEqual([flag.manifest.deploymentBefore, flag.manifest.deploymentAfter], [r1.manifest.deploymentAfter, r1.manifest.deploymentAfter]);
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).variables.NEW_FLAG, 'on');
+
+    const cfg = { endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS };
+    await new LambdaClient(cfg).send(new UpdateFunctionConfigurationCommand({ FunctionName: FUNCTIONS[1], MemorySize: 1024 }));
+    const one = released(await release(flagged, aws, instant));
+    assert.deepEqual(one.manifest.functions.map((f) => [f.functionName, f.versionBefore, f.versionAfter]), FUNCTIONS.map((f, i) => [f, '2', i === 1 ? '3' : '2']));
+    assert.equal(one.manifest.deploymentAfter, r1.manifest.deploymentAfter);
+
+    const apigw = new APIGatewayClient(cfg);
+    const root = (await apigw.send(new GetResourcesCommand({ restApiId: fx.restApiId }))).items!.find((r) => r.path === '/')!;
+    await apigw.send(new PutMethodCommand({ restApiId: fx.restApiId, resourceId: root.id!, httpMethod: 'POST', authorizationType: 'NONE' }));
+    await apigw.send(new PutIntegrationCommand({ restApiId: fx.restApiId, resourceId: root.id!, httpMethod: 'POST', type: 'MOCK' }));
+    const api = released(await release(flagged, aws, instant));
+    assert.deepEqual(api.manifest.functions.map((f) => f.versionAfter), ['2', '3', '2', '2']);
+    assert.notEqual(api.manifest.deploymentAfter, r1.manifest.deploymentAfter);
+    assert.equal((await aws.apigateway.getStage(fx.restApiId, fx.stageName)).deploymentId, api.manifest.deploymentAfter);
+    assert.match(await aws.apigateway.deploymentDescription(fx.restApiId, api.manifest.deploymentAfter), new RegExp(`^catalogctl release ${api.releaseId} api-sha256=[0-9a-f]{64}$`));
+    assert.equal((await release(flagged, aws, instant)).kind, 'nothing-to-release');
+  });
+
+  it('compares code and configuration, not identity or state', () => {
+    const base = { CodeSha256: 'abc=', FunctionArn: 'arn:…:1', Version: '1', LastModified: 't1', RevisionId: 'r1', State: 'Active', MemorySize: 512, Layers: [{ Arn: 'arn:layer:pg:3', CodeSize: 10 }], RuntimeVersionConfig: { RuntimeVersionArn: 'rt:1' } };
+    const latest = { ...base, FunctionArn: 'arn:…:$LATEST', Version: '$LATEST', LastModified: 't2', RevisionId: 'r9', State: 'Pending', Layers: [{ Arn: 'arn:layer:pg:3', CodeSize: 11 }], RuntimeVersionConfig: { RuntimeVersionArn: 'rt:2' } };
+    assert.deepEqual(snapshotDifferences(snapshotOf(latest), snapshotOf(base)), []);
+    assert.deepEqual(snapshotDifferences(snapshotOf({ ...latest, CodeSha256: 'def=', MemorySize: 1024, Layers: [{ Arn: 'arn:layer:pg:4' }], Environment: { Variables: { A: '1' } } }), snapshotOf(base)), ['CodeSha256', 'Environment', 'Layers', 'MemorySize']);
   });
 
   it('an alarm mid-bake rolls back and the manifest records it; the time to restore is measured', async () => {
