@@ -81,6 +81,88 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.doesNotMatch(alarmed.stderr, /10% of traffic/);
   });
 
+  it('help of release and rollback has examples', async () => {
+    for (const cmd of ['release', 'rollback']) {
+      const h = await runCli([cmd, '--help']);
+      assert.equal(h.code, 0);
+      assert.match(h.stdout, new RegExp(`\nExamples:\n(  \\$ catalogctl ${cmd} --env .*\n)+`), cmd);
+      assert.match(h.stdout, /--json +one JSON event per line on stdout, then a summary\s+object/);
+    }
+  });
+
+  it('a misspelled gating alarm in AlarmNames stops the release before any traffic moves (exit 3, naming it)', async () => {
+    await moto.reset();
+    fx = await createFixture(moto, FUNCTIONS);
+    await createOutputStacks(moto, { ...fx, alarmNames: ['catalog-api-5xx', 'catalog-p99-latncy'] }, FUNCTIONS);
+    await fx.changeFunctions('r2');
+    const r = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /\ncatalogctl: release r\S+ not shifted: gating alarm catalog-p99-latncy does not exist \(AlarmNames of catalog-observability\) before any traffic moved\n$/);
+    assert.doesNotMatch(r.stderr, /% of traffic/);
+    const st = JSON.parse((await runCli(args('status', '--json'), { env })).stdout) as { aliases: { version: string; weights: object }[]; stage: { deploymentId: string } };
+    assert.deepEqual(st.aliases.map((a) => [a.version, a.weights]), FUNCTIONS.map(() => ['1', {}]));
+    assert.equal(st.stage.deploymentId, fx.deploymentId);
+  });
+
+  it('a second release of the same code is "nothing to release" (exit 0, nothing recorded); rollback and rollback --to then move real versions', async () => {
+    await fx.changeFunctions('r2');
+    const first = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(first.code, 0, first.stderr);
+    const id = /^release (r\S+): promoted/.exec(first.stdout)![1]!;
+    const again = await runCli(args('release', '--bake', '0'), { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^release: nothing to release for dev \(catalog-list-datasets v2, catalog-get-dataset v2, catalog-write-dataset v2, catalog-authorizer v2, stage v1 deployment \w+ and variables\)\n$/);
+    assert.match(again.stderr, /✔ nothing to release: code, configuration, API and stage variables equal what serves/);
+    const st = JSON.parse((await runCli(args('status', '--json'), { env })).stdout) as { releases: { releaseId: string }[] };
+    assert.deepEqual(st.releases.map((r) => r.releaseId), [id]);
+    const back = await runCli(args('rollback'), { env });
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, new RegExp(`^rollback \\(release ${id}\\):\n  catalog-list-datasets:live → 1\n`));
+    const to = await runCli(args('rollback', '--to', id), { env });
+    assert.match(to.stdout, /\n {2}catalog-authorizer:live → 2\n/);
+  });
+
+  it('--json: release and rollback print one JSON event per line, the bake\'s progress among them, and a summary last, also when refused', async () => {
+    await fx.changeFunctions('r2');
+    const rel = await runCli(args('release', '--bake', '1', '--json'), { env });
+    assert.equal(rel.code, 0, rel.stderr);
+    const lines = rel.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; level?: string; message?: string; data?: { step?: number; remainingSeconds?: number; gate?: string } } & Record<string, unknown>);
+    assert.ok(lines.slice(0, -1).every((l) => l.type === 'event'));
+    const summary = lines.at(-1)!;
+    assert.equal(summary.type, 'summary');
+    assert.equal(summary.outcome, 'promoted');
+    assert.equal(summary.command, 'release');
+    assert.deepEqual((summary.functions as { versionAfter: string }[]).map((f) => f.versionAfter), ['2', '2', '2', '2']);
+    const bake = lines.filter((l) => l.level === 'progress' && l.data?.step === 10);
+    assert.deepEqual(bake.map((l) => [l.data!.remainingSeconds, l.data!.gate]), [[1, 'pass'], [0, 'pass']]);
+    assert.equal(bake[0]!.message, '10%: baking, 1 s left · gates: 2 alarms OK; new versions: 0 failures in 0 invocations');
+    assert.equal(rel.stderr, '', 'nothing human on stderr');
+
+    const rb = await runCli(args('rollback', '--json'), { env });
+    const rbSummary = JSON.parse(rb.stdout.trimEnd().split('\n').at(-1)!) as { outcome: string; changed: string[]; releaseId: string };
+    assert.equal(rbSummary.outcome, 'rolled-back');
+    assert.equal(rbSummary.releaseId, summary.releaseId);
+    assert.equal(rbSummary.changed.length, FUNCTIONS.length + 2);
+
+    await fx.setAlarm(fx.alarmNames[0]!, 'ALARM');
+    await fx.changeFunctions('r3');
+    const refused = await runCli(args('release', '--bake', '0', '--json'), { env });
+    assert.equal(refused.code, 3);
+    const last = JSON.parse(refused.stdout.trimEnd().split('\n').at(-1)!) as Record<string, unknown>;
+    assert.deepEqual([last.type, last.outcome, last.exitCode, last.reason], ['summary', 'not-shifted', 3, 'alarm catalog-api-5xx in ALARM before any traffic moved']);
+    assert.match(refused.stderr, /^catalogctl: release r\S+ not shifted: alarm catalog-api-5xx in ALARM/);
+    const noEnv = await runCli(['release', '--env', 'nope', '--env-dir', dir, '--endpoint-url', moto.endpoint, '--json'], { env });
+    assert.equal(noEnv.code, 2);
+    assert.deepEqual(Object.keys(JSON.parse(noEnv.stdout)).sort(), ['command', 'env', 'error', 'exitCode', 'outcome', 'type']);
+  });
+
+  it('without a terminal the bake prints a progress line every poll with the time left and the gates', async () => {
+    await fx.changeFunctions('r2');
+    const r = await runCli(args('release', '--bake', '2'), { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\n… 10%: baking, 2 s left · gates: 2 alarms OK; new versions: 0 failures in 0 invocations\n… 10%: bake done · gates: 2 alarms OK; new versions: 0 failures in 0 invocations\n▸ 50% of traffic on the new versions\n/);
+  });
+
   it('refuses another account (exit 2) and, when approval is required, a run without a terminal or --approve (exit 2)', async () => {
     const other = await runCli(['release', '--env', 'dev', '--endpoint-url', moto.endpoint], { env });
     assert.equal(other.code, 2);
