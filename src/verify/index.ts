@@ -246,7 +246,7 @@ async function syntheticCheck(
     }
     const figure = `describe ${ms(p.ms)}, audit ${audit.emitted ? 'emitted' : 'missing'}`;
     return audit.emitted
-      ? { name: 'synthetic', status: 'pass', figure, threshold, value: p.ms, ...(cleanup ? { detail: cleanup.slice(2) } : {}) }
+      ? { name: 'synthetic', status: 'pass', figure, threshold, value: p.ms, detail: audit.detail + cleanup }
       : fail(figure, audit.detail + cleanup);
   } catch (err) {
     return fail('no answer', `${errorText(err)}${cleanup}`);
