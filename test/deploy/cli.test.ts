@@ -156,6 +156,30 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.deepEqual(Object.keys(JSON.parse(noEnv.stdout)).sort(), ['command', 'env', 'error', 'exitCode', 'outcome', 'type']);
   });
 
+  it('--verify runs verify against the stage before each step: a stage answering 503 rolls the release back before 10% (exit 3)', async () => {
+    const { createServer } = await import('node:http');
+    const hits: string[] = [];
+    const bad = createServer((req, res) => (hits.push(`${req.method} ${req.url}`), res.writeHead(503).end()));
+    await new Promise<void>((r) => bad.listen(0, '127.0.0.1', r));
+    try {
+      await moto.reset();
+      fx = await createFixture(moto, FUNCTIONS);
+      await createOutputStacks(moto, fx, FUNCTIONS, { ApiUrl: `http://127.0.0.1:${(bad.address() as { port: number }).port}/v1` });
+      await fx.changeFunctions('r2');
+      const r = await runCli(args('release', '--bake', '0', '--verify', '--verify-requests', '2'), { env: { ...env, CATALOGCTL_TOKEN: 'a.b.c' } });
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /\ncatalogctl: release r\S+ rolled back: gate failed before 10%: verify failed health, synthetic\n$/);
+      assert.ok(hits.some((h) => h.startsWith('GET /v1/storage/v1/catalog/datasets?limit=1')), hits.join(', '));
+      assert.ok(!hits.some((h) => h.includes('/_local/')), 'a stage is never asked for /_local/');
+      assert.match(r.stderr, /\n▸ verifying http:\/\/127\.0\.0\.1:\d+\/v1 before 10%\n… health probe × 2\n… synthetic describe\n/);
+      const st = JSON.parse((await runCli(args('status', '--json'), { env })).stdout) as { aliases: { version: string }[]; stage: { deploymentId: string } };
+      assert.deepEqual(st.aliases.map((a) => a.version), ['1', '1', '1', '1']);
+      assert.equal(st.stage.deploymentId, fx.deploymentId);
+    } finally {
+      bad.close();
+    }
+  });
+
   it('without a terminal the bake prints a progress line every poll with the time left and the gates', async () => {
     await fx.changeFunctions('r2');
     const r = await runCli(args('release', '--bake', '2'), { env });

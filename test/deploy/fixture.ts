@@ -108,9 +108,10 @@ async function createRole(endpoint: string, name: string): Promise<string> {
  * Outputs name come from the fixture, since the emulator's CloudFormation skips aliases, stages and
  * alarms. `functions` in the order of API_FUNCTIONS.
  */
-export async function createOutputStacks(moto: Moto, fx: Fixture, functions: string[]): Promise<void> {
+export async function createOutputStacks(moto: Moto, fx: Fixture, functions: string[], moreServiceOutputs: Record<string, string> = {}): Promise<void> {
   const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
   const svc: Record<string, { Value: string }> = { RestApiId: { Value: fx.restApiId }, StageName: { Value: fx.stageName } };
+  for (const [k, v] of Object.entries(moreServiceOutputs)) svc[k] = { Value: v };
   ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'].forEach((k, i) => (svc[`FunctionName${k}`] = { Value: functions[i]! }));
   const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
   await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc) }));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UserInputError } from '../../errors.ts';
+import type { Reporter } from '../../reporter.ts';
 import type { VerifyOptions } from '../../verify/index.ts';
 
 interface AwsFlags {
@@ -33,7 +34,7 @@ async function connect(flags: AwsFlags) {
  * API, the audit bus through its log group (catalog-service's AuditLogGroupName), and the database
  * only when $DATABASE_URL is set.
  */
-async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envName: string, requests: number) {
+async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envName: string, requests: number, reporter: Reporter) {
   const stack = await aws.cloudformation.describeStack('catalog-service');
   const baseUrl = stack?.outputs.ApiUrl;
   if (!baseUrl) throw new DeployError(`--verify: stack catalog-service of ${envName} has no ApiUrl output`);
@@ -45,8 +46,11 @@ async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envNa
     const { auditFromLogs } = await import('../../verify/audit-logs.ts');
     auditEmitted = auditFromLogs(await createLogsApi(aws.target), logGroup);
   }
-  return async () => {
-    const report = await verify({ baseUrl, token: process.env.CATALOGCTL_TOKEN || undefined, requests, databaseUrl: process.env.DATABASE_URL || undefined, auditEmitted, mode: 'aws' });
+  // verify's own steps (the probes, waiting for the audit event) shown as progress of the release.
+  const progress: Reporter = { report: (e) => reporter.report({ ...e, level: 'progress' }) };
+  return async (step: number) => {
+    reporter.report({ level: 'step', topic: 'release', message: `verifying ${baseUrl} before ${step}%`, data: { step } });
+    const report = await verify({ baseUrl, token: process.env.CATALOGCTL_TOKEN || undefined, requests, databaseUrl: process.env.DATABASE_URL || undefined, auditEmitted, mode: 'aws', reporter: progress });
     return report.ok ? ({ ok: true } as const) : ({ ok: false, reason: `verify failed ${failingChecks(report).join(', ')}` } as const);
   };
 }
@@ -263,7 +267,7 @@ another release holds the lock, 3 AWS failure, a missing gating alarm or a gate 
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       try {
         const { config, aws } = await connect(flags);
-        const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests)) : undefined;
+        const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests), out.reporter) : undefined;
         const { release } = await import('../../deploy/release.ts');
         const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
         const reporter = out.reporter;
