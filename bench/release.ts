@@ -6,6 +6,10 @@
  * - time from an alarm going to ALARM until every alias serves the old version again (the last
  *   UpdateAlias of the restore returned), with real timers at alarm polls of 1 s and of the env's
  *   10 s (the wait for the next poll dominates);
+ * - one gate check of a bake (DescribeAlarms on the gating alarms + one GetMetricData for the four
+ *   new versions' failures and invocations), and the "nothing to release?" comparison (each API
+ *   function's $LATEST against its live version, the API definition's fingerprint, the stage), each
+ *   run against a promoted release;
  * - the baseline, measured in the same run: one UpdateAlias round trip, the least that moving
  *   traffic costs.
  */
@@ -13,7 +17,8 @@ import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwat
 import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
 import { createAwsApi, type AwsApi } from '../src/aws/index.ts';
 import { API_FUNCTIONS, type EnvConfig } from '../src/config/types.ts';
-import { release } from '../src/deploy/release.ts';
+import { compareWithLive, release, resolveTargets } from '../src/deploy/release.ts';
+import { readAliases, readGates, type ShiftPlan } from '../src/deploy/shift.ts';
 import { deployStacks } from '../src/deploy/stacks.ts';
 import { fixtureTemplates, fnName, goLive, putCode, testConfig, type Live } from '../test/deploy/stack-fixtures.ts';
 import { getMoto, stopSharedMoto, TEST_CREDENTIALS, type Moto } from '../test/support/moto.ts';
@@ -57,6 +62,33 @@ async function main(): Promise<void> {
     const r = await release(config, aws, releaseOpts(moto, config, `b${i}`));
     whole.push(performance.now() - t0);
     if (r.kind !== 'released' || r.outcome.kind !== 'promoted') throw new Error(`release ${r.kind === 'released' ? r.outcome.kind : r.kind}`);
+  }
+
+  // Against the last promoted release of the loop above: what every poll of a bake costs, and what
+  // a release pays to find out there is nothing to release.
+  const gateCheck: number[] = [];
+  const noop: number[] = [];
+  {
+    const config = await testConfig({ release: { bakeSeconds: 0 } });
+    const { aws } = await fresh(moto, config);
+    const r = await release(config, aws, releaseOpts(moto, config, 'g'));
+    if (r.kind !== 'released') throw new Error('expected a release');
+    const t = await resolveTargets(aws, config);
+    const plan: Pick<ShiftPlan, 'functions' | 'alarmNames' | 'errorRatePercent'> = {
+      functions: r.manifest.functions.map((f) => ({ functionName: f.functionName, previousVersion: f.versionBefore, newVersion: f.versionAfter })),
+      alarmNames: t.alarmNames,
+      errorRatePercent: 1,
+    };
+    for (let i = 0; i < RUNS * 4; i++) {
+      let t0 = performance.now();
+      await readGates(aws, plan, { since: new Date(Date.now() - 120_000), until: new Date(Date.now() + 60_000) });
+      gateCheck.push(performance.now() - t0);
+      t0 = performance.now();
+      const { aliases } = await readAliases(aws, t.functions);
+      const live = await compareWithLive(aws, config, t, aliases, await aws.apigateway.getStage(t.restApiId, t.stageName));
+      noop.push(performance.now() - t0);
+      if (!live.functions.every((f) => f.same) || !live.api.same) throw new Error('expected nothing to release');
+    }
   }
 
   const alarmRows: [string, number[], number[]][] = [];
@@ -111,6 +143,8 @@ async function main(): Promise<void> {
   const row = (name: string, xs: number[]) => console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${(median(xs) / b).toFixed(1)} |`);
   row('baseline: one UpdateAlias', baseline);
   row('release, zero bake (lock → deploy → migrate → versions → 10/50/100 → record)', whole);
+  row('one gate check (DescribeAlarms + GetMetricData, 4 versions)', gateCheck);
+  row('"nothing to release?" (4 × $LATEST vs live, API fingerprint, stage)', noop);
   for (const [name, detect, restore] of alarmRows) {
     row(name, detect);
     row(`  of which restore (the aliases)`, restore);
