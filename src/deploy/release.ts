@@ -337,7 +337,9 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     stageVariablesBefore: previousStageVariables,
   };
   await writeManifest(aws, config, manifest);
-  reporter.report({ level: 'step', topic: 'release', message: `release ${releaseId}: shifting ${functions.length} functions through ${plan.steps.join('/')}%`, data: { releaseId } });
+  const moving = functions.filter((f) => f.newVersion !== f.previousVersion).length;
+  const what = moving === functions.length ? `${moving} functions` : `${moving} of ${functions.length} functions (the others unchanged)`;
+  reporter.report({ level: 'step', topic: 'release', message: `release ${releaseId}: shifting ${what} through ${plan.steps.join('/')}%`, data: { releaseId } });
   let outcome: ShiftOutcome;
   try {
     outcome = await shiftTraffic(plan, { ...opts, aws });
