@@ -12,7 +12,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, CreateStackCommand, DeleteStackCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, CreateLogGroupCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { createLogsApi } from '../../src/aws/logs.ts';
@@ -155,6 +155,13 @@ describe('verify against an AWS-shaped stage: API and CloudWatch only', function
     const report = JSON.parse(byEnv.stdout) as VerifyReport;
     assert.deepEqual(report.checks.map((c) => [c.name, c.status]), [['health', 'pass'], ['synthetic', 'pass'], ['db-smoke', 'skipped'], ['auth-failures', 'pass']]);
     assert.match(report.checks[1]!.detail!, /^1 event\(s\) on the audit bus \(\/aws\/events\/catalog-dev-audit\): CatalogDatasetCreated$/);
+
+    // A catalog-service without the audit log group (deployed before it existed): said so, not guessed.
+    await cfn.send(new DeleteStackCommand({ StackName: 'catalog-service' }));
+    await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: JSON.stringify({ Resources: { Topic: { Type: 'AWS::SNS::Topic' } }, Outputs: { ApiUrl: { Value: stageUrl } } }) }));
+    const old = await runCli(['verify', '--env', 'dev', '--env-dir', envDir, '--endpoint-url', moto.endpoint, '--requests', '3', '--json'], { env });
+    assert.equal(old.code, 3);
+    assert.equal((JSON.parse(old.stdout) as VerifyReport).checks[1]!.detail, "stack catalog-service of dev has no AuditLogGroupName output (the audit bus's log group); deploy it, or give --audit-log-group");
 
     const byUrl = await runCli(['verify', '--url', stageUrl, '--audit-log-group', LOG_GROUP, '--region', moto.region, '--endpoint-url', moto.endpoint, '--requests', '3'], { env });
     assert.equal(byUrl.code, 0, byUrl.stdout + byUrl.stderr);

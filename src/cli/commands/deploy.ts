@@ -40,10 +40,10 @@ async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envNa
   if (!baseUrl) throw new DeployError(`--verify: stack catalog-service of ${envName} has no ApiUrl output`);
   const logGroup = stack?.outputs.AuditLogGroupName;
   const { verify, failingChecks } = await import('../../verify/index.ts');
-  let auditEmitted: VerifyOptions['auditEmitted'];
+  const { auditFromLogs, auditUnavailable } = await import('../../verify/audit-logs.ts');
+  let auditEmitted: VerifyOptions['auditEmitted'] = auditUnavailable(`stack catalog-service of ${envName} has no AuditLogGroupName output (the audit bus's log group)`);
   if (logGroup) {
     const { createLogsApi } = await import('../../aws/logs.ts');
-    const { auditFromLogs } = await import('../../verify/audit-logs.ts');
     auditEmitted = auditFromLogs(await createLogsApi(aws.target), logGroup);
   }
   // verify's own steps (the probes, waiting for the audit event) shown as progress of the release.

@@ -70,9 +70,11 @@ Examples:
     .action(async (flags: VerifyFlags) => {
       if (!flags.env === !flags.url) throw new UserInputError('verify: give exactly one of --env <name> or --url <base>');
       let region = flags.region ?? process.env.AWS_REGION;
+      let noAuditLog: string | undefined;
       if (flags.env) {
         const t = await stackTargetOf(flags);
         flags.url = t.url;
+        if (!flags.auditLogGroup && !t.auditLogGroup) noAuditLog = `stack catalog-service of ${flags.env} has no AuditLogGroupName output (the audit bus's log group); deploy it, or give --audit-log-group`;
         flags.auditLogGroup ??= t.auditLogGroup;
         region = t.region;
       }
@@ -88,6 +90,7 @@ Examples:
       if (!/^[1-9]\d{0,5}$/.test(flags.requests) || Number(flags.requests) > 100_000) throw new UserInputError(`--requests: must be a whole number from 1 to 100000, got "${flags.requests}"`);
       const { verify, failingChecks } = await import('../../verify/index.ts');
       let auditEmitted: VerifyOptions['auditEmitted'];
+      if (noAuditLog) auditEmitted = (await import('../../verify/audit-logs.ts')).auditUnavailable(noAuditLog);
       if (flags.auditLogGroup) {
         const { createLogsApi } = await import('../../aws/logs.ts');
         const { auditFromLogs } = await import('../../verify/audit-logs.ts');
