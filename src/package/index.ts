@@ -65,7 +65,7 @@ export async function packageArtifacts(opts: PackageOptions): Promise<ArtifactMa
   // Bundle everything in memory first; only then write, so a failure leaves no half set.
   for (const fn of names) {
     reporter.report({ level: 'progress', topic: 'package', message: `bundling ${fn}` });
-    const code = await bundleHandler(rootDir, fn, runtime);
+    const code = await bundleHandler(rootDir, fn, runtime, config.account.region);
     const zip = await deterministicZip([{ name: 'index.js', data: code }]);
     zips.set(fn, zip);
     functions[fn] = artifactFor(config, outDir, fn, fn, zip);

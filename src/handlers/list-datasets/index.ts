@@ -1,6 +1,6 @@
 /** GET /storage/v1/catalog/datasets?limit=&cursor= — keyset-paginated, tenant-scoped, cacheable. */
 import { DATASET_COLUMNS, summary, type DatasetRow } from '../shared/datasets.ts';
-import { withClient } from '../shared/db.ts';
+import { withReader } from '../shared/db.ts';
 import { settings } from '../shared/env.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { badRequest, caller, errorResult, etagMatches, header, strongEtag, type ProxyEvent, type ProxyResult } from '../shared/http.ts';
@@ -21,7 +21,7 @@ export async function handler(event: ProxyEvent): Promise<ProxyResult> {
     const q = event.queryStringParameters ?? {};
     const limit = parseLimit(q.limit, s.readPageLimit);
     const after = q.cursor ? decodeCursor(who.tenantId, q.cursor) : undefined;
-    const rows = await withClient(async (c) => {
+    const rows = await withReader(async (c) => {
       const params: unknown[] = [who.tenantId, limit + 1];
       const where = after ? 'tenant_id = $1 AND id > $3' : 'tenant_id = $1';
       if (after) params.push(after);

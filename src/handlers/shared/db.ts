@@ -1,36 +1,21 @@
 /**
- * One pg pool per container, at most DB_MAX_CONN connections, reused across invocations.
- * Credentials come from Secrets Manager by ARN (DB_SECRET_ARN); on an authentication failure the
- * secret is fetched again once (it may have rotated) and the pool rebuilt. DATABASE_URL, when set,
+ * One pg pool per container and target (writer, and the read replica when DB_READER_HOST is set),
+ * at most DB_MAX_CONN connections each, reused across invocations. Where and as whom to connect is
+ * db-connection.ts: user and password from the app secret; on an authentication failure the secret
+ * is fetched again once (it may have rotated) and the pool rebuilt. DATABASE_URL, when set,
  * overrides all of that for local runs and tests.
  */
-import type pg from 'pg';
-import { getSecret } from './secrets.ts';
+// A static import: the CommonJS bundle's require('pg') resolves through NODE_PATH to the layer in
+// /opt/nodejs/node_modules; a dynamic import() does not (ERR_MODULE_NOT_FOUND in Lambda).
+import pg from 'pg';
+import { appConnection, type DbTarget } from './db-connection.ts';
 import { settings } from './env.ts';
 
-let pool: pg.Pool | undefined;
-let building: Promise<pg.Pool> | undefined;
+const pools = new Map<DbTarget, pg.Pool>();
+const building = new Map<DbTarget, Promise<pg.Pool>>();
 
-async function buildPool(fresh: boolean): Promise<pg.Pool> {
-  // Loaded on first query, not at import: keeps the cold start of every handler small.
-  const { Pool } = (await import('pg')).default;
-  const max = settings().dbMaxConn;
-  const url = process.env.DATABASE_URL;
-  if (url) return new Pool({ connectionString: url, max, idleTimeoutMillis: 60_000 });
-  const arn = process.env.DB_SECRET_ARN;
-  if (!arn) throw new Error('neither DATABASE_URL nor DB_SECRET_ARN is set');
-  const secret = JSON.parse(await getSecret(arn, { fresh })) as { username?: string; password?: string };
-  return new Pool({
-    host: process.env.DB_HOST,
-    port: Number(process.env.DB_PORT ?? 5432),
-    database: process.env.DB_NAME,
-    user: process.env.DB_USER ?? secret.username,
-    password: secret.password,
-    max,
-    idleTimeoutMillis: 60_000,
-    // RDS presents a certificate from its own CA, trusted via NODE_EXTRA_CA_CERTS in the runtime.
-    ssl: process.env.DB_SSL === 'false' ? false : { rejectUnauthorized: true },
-  });
+async function buildPool(target: DbTarget, fresh: boolean): Promise<pg.Pool> {
+  return new pg.Pool({ ...(await appConnection(target, fresh)), max: settings().dbMaxConn, idleTimeoutMillis: 60_000 });
 }
 
 function watch(p: pg.Pool): pg.Pool {
@@ -40,26 +25,36 @@ function watch(p: pg.Pool): pg.Pool {
   return p;
 }
 
-export async function getPool(): Promise<pg.Pool> {
-  if (pool) return pool;
-  building ??= buildPool(false).then((p) => (pool = watch(p))).finally(() => (building = undefined));
-  return building;
+export async function getPool(target: DbTarget = 'writer'): Promise<pg.Pool> {
+  const have = pools.get(target);
+  if (have) return have;
+  let b = building.get(target);
+  if (!b) {
+    b = buildPool(target, false)
+      .then((p) => (pools.set(target, watch(p)), p))
+      .finally(() => building.delete(target));
+    building.set(target, b);
+  }
+  return b;
 }
 
 const AUTH_FAILED = '28P01';
 
-/** Runs `fn` with a pooled client; retries once with a re-fetched secret on an auth failure. */
-export async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a pooled client of the writer (or of `target`); retries once with a re-fetched
+ * secret on an auth failure.
+ */
+export async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>, target: DbTarget = 'writer'): Promise<T> {
   for (let attempt = 0; ; attempt++) {
-    const p = await getPool();
+    const p = await getPool(target);
     let client: pg.PoolClient;
     try {
       client = await p.connect();
     } catch (err) {
       if ((err as { code?: string }).code === AUTH_FAILED && attempt === 0 && !process.env.DATABASE_URL) {
-        pool = undefined;
+        pools.delete(target);
         await p.end().catch(() => undefined);
-        pool = watch(await buildPool(true));
+        pools.set(target, watch(await buildPool(target, true)));
         continue;
       }
       throw err;
@@ -70,6 +65,11 @@ export async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promi
       client.release();
     }
   }
+}
+
+/** Reads that may lag behind a write (list, describe): the read replica when there is one. */
+export function withReader<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(fn, 'reader');
 }
 
 export async function inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -86,9 +86,9 @@ export async function inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Pr
   });
 }
 
-/** For tests and local runs: drop the pool so the next call reads the environment again. */
+/** For tests and local runs: drop the pools so the next call reads the environment again. */
 export async function resetPool(): Promise<void> {
-  const p = pool;
-  pool = undefined;
-  await p?.end();
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((p) => p.end()));
 }
