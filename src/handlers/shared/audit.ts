@@ -4,6 +4,7 @@
  * fails to publish stays unsent and the audit-relay function republishes it.
  */
 import type pg from 'pg';
+import { awsJson, EVENTBRIDGE } from './aws-json.ts';
 
 export const AUDIT_SOURCE = 'catalog.service';
 
@@ -25,34 +26,20 @@ export async function recordAudit(c: pg.PoolClient, tenantId: string, detailType
   return rows[0]!;
 }
 
-type Sender = { send(cmd: unknown): Promise<{ FailedEntryCount?: number; Entries?: { ErrorCode?: string; ErrorMessage?: string }[] }> };
-let client: Sender | undefined;
-let PutEvents: (new (input: unknown) => unknown) | undefined;
-
-async function sender(): Promise<Sender> {
-  if (!client || !PutEvents) {
-    const eb = await import('@aws-sdk/client-eventbridge');
-    client = new eb.EventBridgeClient({}) as unknown as Sender;
-    PutEvents = eb.PutEventsCommand as unknown as typeof PutEvents;
-  }
-  return client;
-}
-
 /** Publishes up to 10 events; returns the outbox ids that were accepted. */
 export async function publish(busArn: string, rows: OutboxRow[]): Promise<{ sent: string[]; failed: { id: string; error: string }[] }> {
   if (rows.length === 0) return { sent: [], failed: [] };
-  const s = await sender();
-  const out = await s.send(
-    new PutEvents!({
-      Entries: rows.map((r) => ({
-        EventBusName: busArn,
-        Source: AUDIT_SOURCE,
-        DetailType: r.detail_type,
-        Time: r.created_at,
-        Detail: JSON.stringify({ event_id: r.event_id, tenant_id: r.tenant_id, ...r.detail }),
-      })),
-    }),
-  );
+  // A signed PutEvents request, not the SDK client: ≈40 ms less on a cold start (aws-json.ts).
+  const out = (await awsJson(EVENTBRIDGE, 'PutEvents', {
+    Entries: rows.map((r) => ({
+      EventBusName: busArn,
+      Source: AUDIT_SOURCE,
+      DetailType: r.detail_type,
+      // The JSON protocol's timestamps are epoch seconds.
+      Time: new Date(r.created_at).getTime() / 1000,
+      Detail: JSON.stringify({ event_id: r.event_id, tenant_id: r.tenant_id, ...r.detail }),
+    })),
+  })) as { Entries?: { ErrorCode?: string; ErrorMessage?: string }[] };
   const sent: string[] = [];
   const failed: { id: string; error: string }[] = [];
   rows.forEach((r, i) => {
