@@ -3,8 +3,14 @@
  * JWT_JWKS_URI: asymmetric algorithms only, exp/nbf/iss/aud enforced, unknown kid rejected.
  * Returns the tenant id and roles in the context for access logs and the handlers.
  */
-import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { httpGet } from '../shared/http-get.ts';
 import { classifyVerifyError, emitRecord, refusalRecord } from './metrics.ts';
+
+// The JWKS over node:http(s), not fetch(): undici's first load costs a cold start 50–70 ms (http-get.ts).
+// Its errors keep fetch()'s shape (TypeError 'fetch failed' with the socket error as cause), which
+// classifyVerifyError reads.
+const jwksFetch: FetchImplementation = (url, options) => httpGet(url, { headers: options.headers as unknown as Iterable<[string, string]>, signal: options.signal }) as unknown as Promise<Response>;
 
 export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -26,7 +32,7 @@ function keySet(): JWTVerifyGetKey {
   const uri = process.env.JWT_JWKS_URI;
   if (!uri) throw new Error('JWT_JWKS_URI is not set');
   // Cached per container; jose refetches on an unknown kid at most once per cooldown.
-  if (!jwks || jwks.uri !== uri) jwks = { uri, get: createRemoteJWKSet(new URL(uri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 3000 }) };
+  if (!jwks || jwks.uri !== uri) jwks = { uri, get: createRemoteJWKSet(new URL(uri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 3000, [customFetch]: jwksFetch }) };
   return jwks.get;
 }
 

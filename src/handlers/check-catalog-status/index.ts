@@ -3,6 +3,7 @@
  * data_source_name yet. Input and output are the seed's, field for field; with `wait_policy` it
  * also returns `wait_seconds` for the state machine's Wait state (capped exponential backoff).
  */
+import { httpGet, type SmallResponse } from '../shared/http-get.ts';
 import { getSecret } from '../shared/secrets.ts';
 
 export interface CheckInput {
@@ -37,14 +38,13 @@ async function token(input: CheckInput, fresh: boolean): Promise<string> {
   throw new ExternalApiError('no token: set TOKEN_SECRET_ARN or pass jwt_token');
 }
 
-async function fetchStatus(url: string, bearer: string): Promise<Response> {
+async function fetchStatus(url: string, bearer: string): Promise<SmallResponse> {
   let lastError: unknown;
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     try {
-      const res = await fetch(url, { headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const res = await httpGet(url, { headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
       if (res.status < 500 && res.status !== 429) return res;
       lastError = new ExternalApiError(`external API answered ${res.status}`);
-      await res.body?.cancel();
     } catch (err) {
       lastError = err;
     }
@@ -67,7 +67,6 @@ export async function handler(input: CheckInput) {
   const url = `${base.replace(/\/$/, '')}/catalogs/${encodeURIComponent(input.catalog_name)}`;
   let res = await fetchStatus(url, await token(input, false));
   if (res.status === 401 && process.env.TOKEN_SECRET_ARN) {
-    await res.body?.cancel();
     // The token may have rotated: read the secret again, once.
     res = await fetchStatus(url, await token(input, true));
   }
