@@ -1,5 +1,5 @@
 /**
- * One call of an AWS JSON-protocol API (Secrets Manager, EventBridge), signed with aws4 and sent
+ * One call of an AWS JSON-protocol API (Secrets Manager, EventBridge, Step Functions), signed with aws4 and sent
  * over node:http(s), instead of an SDK client: a function's first call costs ≈12 ms of CPU over bare
  * Node against ≈48 ms with the SDK client bundled and ≈50 ms with the runtime's
  * (`npm run bench`, bench/cold-start.ts; docs/package.md). Credentials and region are the function's
@@ -23,6 +23,8 @@ export interface AwsJsonService {
   endpointEnv: string;
   /** X-Amz-Target prefix: `secretsmanager`, `AWSEvents`. */
   targetPrefix: string;
+  /** The awsJson protocol version the service speaks. */
+  jsonVersion: '1.0' | '1.1';
 }
 
 export class AwsCallError extends Error {
@@ -72,7 +74,7 @@ async function once(service: AwsJsonService, action: string, input: unknown): Pr
       host: url.hostname,
       ...(url.port ? { port: Number(url.port) } : {}),
       path: '/',
-      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `${service.targetPrefix}.${action}` },
+      headers: { 'Content-Type': `application/x-amz-json-${service.jsonVersion}`, 'X-Amz-Target': `${service.targetPrefix}.${action}` },
       body,
     },
     credentials(),
@@ -110,5 +112,6 @@ export async function awsJson(service: AwsJsonService, action: string, input: un
   }
 }
 
-export const SECRETS_MANAGER: AwsJsonService = { name: 'secretsmanager', endpointEnv: 'SECRETS_MANAGER', targetPrefix: 'secretsmanager' };
-export const EVENTBRIDGE: AwsJsonService = { name: 'events', endpointEnv: 'EVENTBRIDGE', targetPrefix: 'AWSEvents' };
+export const SECRETS_MANAGER: AwsJsonService = { name: 'secretsmanager', endpointEnv: 'SECRETS_MANAGER', targetPrefix: 'secretsmanager', jsonVersion: '1.1' };
+export const EVENTBRIDGE: AwsJsonService = { name: 'events', endpointEnv: 'EVENTBRIDGE', targetPrefix: 'AWSEvents', jsonVersion: '1.1' };
+export const STEP_FUNCTIONS: AwsJsonService = { name: 'states', endpointEnv: 'SFN', targetPrefix: 'AWSStepFunctions', jsonVersion: '1.0' };

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { markFailed, markSent, publish, recordAudit, type OutboxRow } from '../shared/audit.ts';
+import { awsJson, STEP_FUNCTIONS } from '../shared/aws-json.ts';
 import { DATASET_COLUMNS, datasetEtag, describe, type DatasetRow } from '../shared/datasets.ts';
 import { inTransaction, withClient } from '../shared/db.ts';
 import { settings } from '../shared/env.ts';
@@ -152,18 +153,12 @@ async function deleteDataset(event: ProxyEvent, who: Caller): Promise<ProxyResul
   return { statusCode: 204, headers: {}, body: '' };
 }
 
-type SfnClient = { send(cmd: unknown): Promise<{ executionArn?: string }> };
-let sfn: { client: SfnClient; StartExecution: new (input: unknown) => unknown } | undefined;
-
 async function startPoller(input: Record<string, unknown>, name: string): Promise<string | undefined> {
   const arn = settings().stateMachineArn;
   if (!arn) return undefined;
-  if (!sfn) {
-    const m = await import('@aws-sdk/client-sfn');
-    sfn = { client: new m.SFNClient({}) as unknown as SfnClient, StartExecution: m.StartExecutionCommand as unknown as new (input: unknown) => unknown };
-  }
-  const out = await sfn.client.send(new sfn.StartExecution({ stateMachineArn: arn, name, input: JSON.stringify(input) }));
-  return out.executionArn;
+  // A signed request, not the SDK client: the zip stays ≈10 KB and starts faster (aws-json.ts).
+  const out = await awsJson(STEP_FUNCTIONS, 'StartExecution', { stateMachineArn: arn, name, input: JSON.stringify(input) });
+  return typeof out.executionArn === 'string' ? out.executionArn : undefined;
 }
 
 async function createCatalog(event: ProxyEvent, who: Caller): Promise<ProxyResult> {
