@@ -13,6 +13,8 @@ export interface StackSummary {
   outputs: Record<string, string>;
   /** Parameter values the stack was last deployed with. */
   parameters: Record<string, string>;
+  /** Stack-level tags (the env tag among them, see ./stack-guard.ts). */
+  tags: Record<string, string>;
 }
 
 export interface StackParameter {
@@ -28,11 +30,17 @@ export interface StackParameter {
  */
 export type TemplateSource = { body: string } | { url: string } | { previous: true };
 
+/** What a template needs acknowledged on CreateStack / CreateChangeSet (see src/deploy/capabilities.ts). */
+export type Capability = 'CAPABILITY_IAM' | 'CAPABILITY_NAMED_IAM' | 'CAPABILITY_AUTO_EXPAND';
+
 export interface StackInput {
   stackName: string;
   template: TemplateSource;
   parameters: StackParameter[];
-  tags: Record<string, string>;
+  /** Stack-level tags; absent leaves the stack's tags as they are (no Tags parameter is sent). */
+  tags?: Record<string, string>;
+  /** Exactly what the template needs, derived from it; CloudFormation refuses the call without it. */
+  capabilities: Capability[];
 }
 
 export interface StackEvent {
@@ -66,16 +74,15 @@ export interface CloudFormationApi {
   describeStackEvents(stackName: string, stopAt?: string): Promise<StackEvent[]>;
 }
 
-// The stacks create named IAM roles; both capabilities are acknowledged explicitly, nothing more.
-const CAPABILITIES = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'] as const;
-
 export async function createCloudFormationApi(target: AwsTarget): Promise<CloudFormationApi> {
   const cfn = await import('@aws-sdk/client-cloudformation');
   const client = new cfn.CloudFormationClient((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof cfn.CloudFormationClient>[0]>);
   const templateArgs = (t: TemplateSource) => ('body' in t ? { TemplateBody: t.body } : 'url' in t ? { TemplateURL: t.url } : { UsePreviousTemplate: true });
   const paramArgs = (ps: StackParameter[]) =>
     ps.map((p) => (p.usePrevious ? { ParameterKey: p.key, UsePreviousValue: true } : { ParameterKey: p.key, ParameterValue: p.value ?? '' }));
-  const tagArgs = (tags: Record<string, string>) => Object.keys(tags).sort().map((k) => ({ Key: k, Value: tags[k] }));
+  // An empty list is left out rather than sent empty: a template that needs nothing acknowledges nothing.
+  const capabilityArgs = (caps: Capability[]) => (caps.length ? { Capabilities: [...caps] } : {});
+  const tagArgs = (tags: Record<string, string> | undefined) => (tags ? { Tags: Object.keys(tags).sort().map((k) => ({ Key: k, Value: tags[k] })) } : {});
   return {
     async describeStack(name) {
       try {
@@ -86,7 +93,9 @@ export async function createCloudFormationApi(target: AwsTarget): Promise<CloudF
         for (const o of s.Outputs ?? []) if (o.OutputKey && o.OutputValue !== undefined) outputs[o.OutputKey] = o.OutputValue;
         const parameters: Record<string, string> = {};
         for (const p of s.Parameters ?? []) if (p.ParameterKey) parameters[p.ParameterKey] = p.ParameterValue ?? '';
-        return { name: s.StackName ?? name, status: s.StackStatus ?? 'UNKNOWN', statusReason: s.StackStatusReason, outputs, parameters };
+        const tags: Record<string, string> = {};
+        for (const t of s.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
+        return { name: s.StackName ?? name, status: s.StackStatus ?? 'UNKNOWN', statusReason: s.StackStatusReason, outputs, parameters, tags };
       } catch (err) {
         if (/does not exist/.test((err as Error).message)) return undefined;
         throw err;
@@ -108,8 +117,8 @@ export async function createCloudFormationApi(target: AwsTarget): Promise<CloudF
           StackName: input.stackName,
           ...templateArgs(input.template),
           Parameters: paramArgs(input.parameters),
-          Tags: tagArgs(input.tags),
-          Capabilities: [...CAPABILITIES],
+          ...tagArgs(input.tags),
+          ...capabilityArgs(input.capabilities),
           // A failed creation keeps its resources for inspection; deploy explains how to clean up.
           OnFailure: 'ROLLBACK',
         }),
@@ -124,8 +133,8 @@ export async function createCloudFormationApi(target: AwsTarget): Promise<CloudF
           Description: input.description,
           ...templateArgs(input.template),
           Parameters: paramArgs(input.parameters),
-          Tags: tagArgs(input.tags),
-          Capabilities: [...CAPABILITIES],
+          ...tagArgs(input.tags),
+          ...capabilityArgs(input.capabilities),
         }),
       );
     },

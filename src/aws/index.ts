@@ -7,6 +7,7 @@ import { createCloudFormationApi, type CloudFormationApi } from './cloudformatio
 import { createCloudWatchApi, type CloudWatchApi } from './cloudwatch.ts';
 import { createLambdaApi, type LambdaApi } from './lambda.ts';
 import { createS3Api, type S3Api } from './s3.ts';
+import { guardStacks, type StackGuardOptions } from './stack-guard.ts';
 import { assertAccount, callerAccount } from './sts.ts';
 import type { AwsTarget } from './target.ts';
 
@@ -33,8 +34,12 @@ export async function createAwsApi(target: AwsTarget): Promise<AwsApi> {
   return { target, callerAccount: () => callerAccount(target), s3, lambda, apigateway, cloudwatch, cloudformation };
 }
 
-/** Builds the interface only after the credentials' account matches the env's (else exit 2). */
-export async function createGuardedAwsApi(target: AwsTarget, env: { name: string; account: { id: string } }): Promise<AwsApi> {
+/**
+ * Builds the interface only after the credentials' account matches the env's (else exit 2), with
+ * the env guard on stacks: a stack tagged for another env is refused (exit 2) wherever it is read.
+ */
+export async function createGuardedAwsApi(target: AwsTarget, env: { name: string; account: { id: string } }, opts: StackGuardOptions = {}): Promise<AwsApi> {
   await assertAccount(target, env);
-  return createAwsApi(target);
+  const aws = await createAwsApi(target);
+  return { ...aws, cloudformation: guardStacks(aws.cloudformation, env.name, opts) };
 }

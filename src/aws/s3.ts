@@ -11,7 +11,15 @@ export interface HeadResult {
   size?: number;
 }
 
+/** Where a bucket is, as HeadBucket answers: its region, or why not. */
+export type BucketLocation = { kind: 'found'; region?: string } | { kind: 'missing' } | { kind: 'forbidden' } | { kind: 'elsewhere'; region: string };
+
 export interface S3Api {
+  /**
+   * HeadBucket with ExpectedBucketOwner: `forbidden` when another account owns the bucket or the
+   * caller may not read it; `elsewhere` when it lives in another region than the client's.
+   */
+  bucketLocation(bucket: string, expectedOwner?: string): Promise<BucketLocation>;
   headObject(bucket: string, key: string): Promise<HeadResult>;
   /** `sha256Base64` is checked by S3; a mismatch rejects the upload and stores nothing. */
   putObject(bucket: string, key: string, body: Uint8Array | string, opts?: { sha256Base64?: string; contentType?: string }): Promise<void>;
@@ -33,6 +41,21 @@ export async function createS3Api(target: AwsTarget): Promise<S3Api> {
     return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
   };
   return {
+    async bucketLocation(bucket, expectedOwner) {
+      try {
+        const out = await client.send(new s3.HeadBucketCommand({ Bucket: bucket, ExpectedBucketOwner: expectedOwner }));
+        return { kind: 'found', region: out.BucketRegion };
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+        const status = e.$metadata?.httpStatusCode;
+        // A bucket in another region answers 301 with its region in x-amz-bucket-region.
+        const region = e.$response?.headers?.['x-amz-bucket-region'];
+        if (status === 301 && region) return { kind: 'elsewhere', region };
+        if (status === 404 || e.name === 'NotFound' || e.name === 'NoSuchBucket') return { kind: 'missing' };
+        if (status === 403) return { kind: 'forbidden' };
+        throw err;
+      }
+    },
     async headObject(bucket, key) {
       try {
         const out = await client.send(new s3.HeadObjectCommand({ Bucket: bucket, Key: key }));

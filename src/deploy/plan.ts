@@ -3,7 +3,7 @@
  * the new one and (for updates) CloudFormation's change set, through @aws-cdk/cloudformation-diff's
  * fullDiff; printers live in ./print-plan.ts. No AWS calls here.
  */
-import type { StackName } from '../config/types.ts';
+import type { Capability } from '../aws/cloudformation.ts';
 import type { ParameterOrigin } from './params.ts';
 
 export type ResourceAction = 'add' | 'modify' | 'remove' | 'import';
@@ -44,20 +44,50 @@ export interface ParameterChange {
   origin: ParameterOrigin;
 }
 
+/** A stack-level tag that changes (e.g. the env tag added to a stack created before stacks were tagged). */
+export interface TagChange {
+  key: string;
+  before?: string;
+  after?: string;
+}
+
+/** What both plans of a stack that changes carry. `stack` is the stack's name in AWS. */
+interface ChangingPlan {
+  stack: string;
+  resources: ResourcePlan[];
+  security: SecuritySummary;
+  parameters: Record<string, ParameterOrigin>;
+  /** What the template needs acknowledged (src/deploy/capabilities.ts). */
+  capabilities: Capability[];
+  /**
+   * Why this plan widens access, like CDK's `--require-approval broadening`: IAM statements or
+   * managed policies added, security-group rules added. Empty when it does not; deploy always asks.
+   */
+  broadening: string[];
+  tagChanges: TagChange[];
+}
+
 export type StackPlan =
-  | { stack: StackName; kind: 'create'; resources: ResourcePlan[]; security: SecuritySummary; parameters: Record<string, ParameterOrigin> }
-  | {
-      stack: StackName;
+  | (ChangingPlan & { kind: 'create' })
+  | (ChangingPlan & {
       kind: 'update';
-      resources: ResourcePlan[];
-      security: SecuritySummary;
-      parameters: Record<string, ParameterOrigin>;
       /** Parameter values that differ from the deployed stack's (new code keys, wiring, live versions). */
       parameterChanges: ParameterChange[];
-    }
-  | { stack: StackName; kind: 'no-changes' }
+      /**
+       * `template`: from the template diff alone, because no change set can be made yet (an upstream
+       * stack this run creates or changes has not produced the Outputs it takes); deploy makes the
+       * change set when it gets there and asks again if it shows more.
+       */
+      source: 'change-set' | 'template';
+    })
+  | { stack: string; kind: 'no-changes' }
   /** The stack cannot be changed from its current state; `advice` says what to do. */
-  | { stack: StackName; kind: 'blocked'; status: string; advice: string };
+  | { stack: string; kind: 'blocked'; status: string; advice: string };
+
+export interface PlanExtras {
+  capabilities?: Capability[];
+  tagChanges?: TagChange[];
+}
 
 const IAM_TYPES = /^AWS::IAM::|^AWS::Lambda::Permission$|^AWS::SNS::TopicPolicy$|^AWS::SQS::QueuePolicy$|^AWS::S3::BucketPolicy$|^AWS::Events::EventBusPolicy$/;
 const IAM_PROPS = new Set(['Policies', 'PolicyDocument', 'AssumeRolePolicyDocument', 'ManagedPolicyArns', 'KeyPolicy', 'Role', 'Principal', 'Action']);
@@ -106,12 +136,13 @@ type Json = Record<string, unknown>;
  * CloudFormation will touch and how, and the template diff supplies before/after values.
  */
 export async function buildStackPlan(
-  stack: StackName,
+  stack: string,
   deployed: Json | undefined,
   next: Json,
   changeSet: ChangeSetLike | undefined,
   parameters: Record<string, ParameterOrigin>,
   parameterChanges: ParameterChange[] = [],
+  extras: PlanExtras = {},
 ): Promise<StackPlan> {
   const { fullDiff } = await import('@aws-cdk/cloudformation-diff');
   // The template diff alone: merging the change set in would mark every property the change set
@@ -173,9 +204,40 @@ export async function buildStackPlan(
     securityGroups: diff.securityGroupChanges.hasChanges ? diff.securityGroupChanges.summarize() : [],
   };
   for (const t of [security.iamStatements, security.managedPolicies, security.securityGroups]) if (t.length <= 1) t.length = 0;
-  if (!deployed) return { stack, kind: 'create', resources, security, parameters };
-  if (resources.length === 0 && parameterChanges.length === 0) return { stack, kind: 'no-changes' };
-  return { stack, kind: 'update', resources, security, parameters, parameterChanges };
+  const broadening: string[] = [];
+  if (diff.iamChanges.permissionsBroadened) broadening.push('adds IAM permissions');
+  if (diff.securityGroupChanges.rulesAdded) broadening.push('adds security-group rules');
+  const tagChanges = extras.tagChanges ?? [];
+  const common = { stack, resources, security, parameters, capabilities: extras.capabilities ?? [], broadening, tagChanges };
+  if (!deployed) return { ...common, kind: 'create' };
+  if (resources.length === 0 && parameterChanges.length === 0 && tagChanges.length === 0) return { stack, kind: 'no-changes' };
+  return { ...common, kind: 'update', parameterChanges, source: changeSet ? 'change-set' : 'template' };
+}
+
+/** The tags that differ between a stack's and the ones it will get; none when `next` is undefined (tags kept). */
+export function tagChanges(current: Record<string, string>, next: Record<string, string> | undefined): TagChange[] {
+  if (!next) return [];
+  return [...new Set([...Object.keys(current), ...Object.keys(next)])]
+    .sort()
+    .filter((k) => current[k] !== next[k])
+    .map((k) => ({ key: k, ...(k in current ? { before: current[k] } : {}), ...(k in next ? { after: next[k] } : {}) }));
+}
+
+/**
+ * Whether `next` (made from a change set at execution time) does anything `approved` (made from the
+ * template before) did not show: a resource or action it did not list, a replacement it did not
+ * announce, or broadening it did not have. Deploy asks again when it does.
+ */
+export function exceedsPlan(next: StackPlan, approved: StackPlan): boolean {
+  if (next.kind !== 'create' && next.kind !== 'update') return false;
+  if (approved.kind !== 'create' && approved.kind !== 'update') return true;
+  const known = new Map(approved.resources.map((r) => [r.logicalId, r]));
+  for (const r of next.resources) {
+    const a = known.get(r.logicalId);
+    if (!a || a.action !== r.action) return true;
+    if (r.replacement !== 'no' && a.replacement === 'no') return true;
+  }
+  return next.broadening.some((b) => !approved.broadening.includes(b));
 }
 
 /** Parameters whose new value differs from what the stack was deployed with; `usePrevious` ones never do. */

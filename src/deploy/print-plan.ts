@@ -77,6 +77,11 @@ export function formatStackPlan(plan: StackPlan, style: PlanStyle = plainPlanSty
         if (s.managedPolicies.length) lines.push(...table(s.managedPolicies, '    '));
       }
       if (s.securityGroups.length) lines.push(`  ${style.warn('Security group changes:')}`, ...table(s.securityGroups, '    '));
+      for (const t of plan.tagChanges) lines.push(`  tag ${t.key}: ${value(t.before)} → ${value(t.after)}`);
+      if (plan.capabilities.length) lines.push(`  ${style.dim(`acknowledges ${plan.capabilities.join(', ')}`)}`);
+      if (plan.kind === 'update' && plan.source === 'template')
+        lines.push(`  ${style.dim('(from the template: a stack before it changes first; its change set is made, and shown again if it does more, when deploy gets here)')}`);
+      if (plan.broadening.length) lines.push(`  ${style.warn(`broadens access: ${plan.broadening.join(', ')}`)}`);
       return `${lines.join('\n')}\n`;
     }
   }

@@ -9,7 +9,7 @@ import type { StackSummary } from '../aws/cloudformation.ts';
 import type { MetricId } from '../aws/cloudwatch.ts';
 import type { AwsApi } from '../aws/index.ts';
 import type { FunctionSnapshot } from '../aws/lambda.ts';
-import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../config/types.ts';
+import { API_FUNCTIONS, STACK_NAMES, stackName, type EnvConfig } from '../config/types.ts';
 import { DeployError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
@@ -49,13 +49,13 @@ export interface ReleaseManifest {
 }
 
 export async function resolveTargets(aws: Pick<AwsApi, 'cloudformation'>, config: EnvConfig): Promise<ReleaseTargets> {
-  return targetsFrom(config, await aws.cloudformation.describeStack('catalog-service'), await aws.cloudformation.describeStack('catalog-observability'));
+  return targetsFrom(config, await aws.cloudformation.describeStack(stackName(config, 'catalog-service')), await aws.cloudformation.describeStack(stackName(config, 'catalog-observability')));
 }
 
 /** The targets from the two stacks' Outputs (undefined: the stack does not exist). */
 function targetsFrom(config: EnvConfig, svc: StackSummary | undefined, obs: StackSummary | undefined): ReleaseTargets {
-  if (!svc) throw new DeployError(`--env ${config.name}: stack catalog-service does not exist; deploy it first`);
-  if (!obs) throw new DeployError(`--env ${config.name}: stack catalog-observability does not exist; deploy it first`);
+  if (!svc) throw new DeployError(`--env ${config.name}: stack ${stackName(config, 'catalog-service')} does not exist; deploy it first`);
+  if (!obs) throw new DeployError(`--env ${config.name}: stack ${stackName(config, 'catalog-observability')} does not exist; deploy it first`);
   const need = (stack: StackSummary, key: string) => {
     const v = stack.outputs[key];
     if (v === undefined) throw new DeployError(`stack ${stack.name} (${stack.status}) has no ${key} output`);
@@ -129,10 +129,10 @@ export interface ReleaseOptions extends Omit<ShiftDeps, 'aws'> {
  * deployed, before any traffic moves). They must be backward compatible: the previous version keeps
  * serving during the shift, and after a rollback.
  */
-export async function runMigrations(aws: Pick<AwsApi, 'lambda' | 'cloudformation'>, reporter: Reporter): Promise<{ applied: number[]; current: number }> {
-  const svc = await aws.cloudformation.describeStack('catalog-service');
+export async function runMigrations(aws: Pick<AwsApi, 'lambda' | 'cloudformation'>, reporter: Reporter, config: EnvConfig): Promise<{ applied: number[]; current: number }> {
+  const svc = await aws.cloudformation.describeStack(stackName(config, 'catalog-service'));
   const name = svc?.outputs.FunctionNameMigrate;
-  if (!name) throw new DeployError('release: stack catalog-service has no FunctionNameMigrate output; cannot run migrations');
+  if (!name) throw new DeployError(`release: stack ${stackName(config, 'catalog-service')} has no FunctionNameMigrate output; cannot run migrations`);
   reporter.report({ level: 'step', topic: 'release', message: `running migrations (${name})`, data: { functionName: name } });
   const out = await aws.lambda.invoke(name, {});
   if (out.functionError || out.statusCode !== 200) throw new DeployError(`release: migrations failed (${name}, ${out.functionError ?? `status ${out.statusCode}`}): ${out.payload.slice(0, 500)}; nothing was shifted`);
@@ -158,7 +158,7 @@ async function deployRelease(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     throw new DeployError(`release: ${f.stack} ${f.kind === 'blocked' ? `cannot be deployed (${f.status})` : `failed (${f.status})`}: ${f.advice}${events}; nothing was shifted`);
   }
   if (opts.skipMigrations) reporter.report({ level: 'warn', topic: 'release', message: 'migrations skipped (--skip-migrations)' });
-  else await runMigrations(aws, reporter);
+  else await runMigrations(aws, reporter, config);
   return artifactKeys;
 }
 
@@ -489,9 +489,10 @@ export interface StatusReport {
 
 export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<StatusReport> {
   const summaries = new Map<string, StackSummary | undefined>();
-  for (const name of STACK_NAMES) summaries.set(name, await aws.cloudformation.describeStack(name));
-  const stacks: StackState[] = STACK_NAMES.map((name) => {
-    const s = summaries.get(name);
+  for (const logical of STACK_NAMES) summaries.set(logical, await aws.cloudformation.describeStack(stackName(config, logical)));
+  const stacks: StackState[] = STACK_NAMES.map((logical) => {
+    const s = summaries.get(logical);
+    const name = stackName(config, logical);
     return s ? { stack: name, status: s.status, ...(s.statusReason ? { statusReason: s.statusReason } : {}) } : { stack: name, status: 'NOT_DEPLOYED' };
   });
   let aliases: StatusReport['aliases'] = [];
@@ -501,7 +502,7 @@ export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<
   let t: ReleaseTargets | undefined;
   const svc = summaries.get('catalog-service');
   const obs = summaries.get('catalog-observability');
-  if (!svc || !obs) note = 'catalog-service and catalog-observability are not both deployed: no aliases or stage to show';
+  if (!svc || !obs) note = `${stackName(config, 'catalog-service')} and ${stackName(config, 'catalog-observability')} are not both deployed: no aliases or stage to show`;
   else {
     try {
       t = targetsFrom(config, svc, obs);

@@ -1,22 +1,29 @@
 /**
  * diff and deploy: the five stacks in order network → storage → secrets → service → observability,
- * each fed the Outputs of those before it. A new stack is created with CreateStack; an existing one
- * is updated through a change set. Every step returns a tagged outcome; only unexpected failures throw.
+ * each fed the Outputs of those before it, each addressed by this env's stack name
+ * (`stackName(config, …)`) and tagged with its env (`catalog:env`, see ../aws/stack-guard.ts).
+ *
+ * Deploy plans every stack before anything executes: a change set per existing stack (kept, and
+ * executed later if its parameters are still the same), the template for a new stack or for one
+ * whose upstream Outputs do not exist yet. Then one approval for all of it, then execution in order.
+ * Every step returns a tagged outcome; only unexpected failures throw.
  *
  * Why CreateStack for new stacks: a CREATE change set leaves a REVIEW_IN_PROGRESS stack behind when
  * it is only previewed, and the local emulator gives stacks created that way no Outputs.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AwsApi } from '../aws/index.ts';
-import type { StackEvent, StackSummary, TemplateSource } from '../aws/cloudformation.ts';
-import { API_FUNCTIONS, STACK_NAMES, type EnvConfig, type StackName } from '../config/types.ts';
+import type { Capability, StackEvent, StackInput, StackParameter, StackSummary, TemplateSource } from '../aws/cloudformation.ts';
+import { checkStackEnv, ENV_TAG, stackTags } from '../aws/stack-guard.ts';
+import { API_FUNCTIONS, STACK_NAMES, stackName, type EnvConfig, type StackName } from '../config/types.ts';
 import { CatalogError, DeployError, InterruptedError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { pascal } from '../templates/cfn.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
+import { requiredCapabilities } from './capabilities.ts';
 import { ownedValues, resolveParameters, type CodeKeys, type LiveState } from './params.ts';
-import { buildStackPlan, parameterChanges, type StackPlan } from './plan.ts';
+import { buildStackPlan, exceedsPlan, parameterChanges, tagChanges, type StackPlan } from './plan.ts';
 
 export type StackTemplates = Record<StackName, Record<string, unknown>>;
 
@@ -28,6 +35,15 @@ export interface StackDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Between polls of a stack or change set; CloudFormation changes state in seconds, not milliseconds. */
   pollMs?: number;
+}
+
+/** What deploy asks approval for: every stack's plan at once, or one stack re-planned at execution. */
+export interface ApprovalRequest {
+  plans: StackPlan[];
+  /** Plans that widen IAM or security-group access, with why. */
+  broadening: { stack: string; reasons: string[] }[];
+  /** A stack planned from its template whose change set, made at execution, shows more than that plan. */
+  replanned?: boolean;
 }
 
 export interface StackRunOptions {
@@ -43,19 +59,32 @@ export interface StackRunOptions {
    * before it starts shifting; a change set would otherwise clear the alias's extra weights.
    */
   ignoreShiftLock?: boolean;
+  /**
+   * Tag this env's stacks that have no env tag (created before stacks were tagged) instead of
+   * refusing them. The tag goes on with the stack's next change set, shown in its plan.
+   */
+  adoptUntagged?: boolean;
+  /**
+   * Asked once with every plan before anything executes, and again for a stack whose change set
+   * shows more than its template plan did; false stops with nothing (more) executed (exit 2).
+   * Absent: nothing is asked (release asks before it moves traffic).
+   */
+  approve?: (request: ApprovalRequest) => Promise<boolean>;
 }
 
 export type StackOutcome =
-  | { stack: StackName; kind: 'created'; outputs: Record<string, string> }
-  | { stack: StackName; kind: 'updated'; outputs: Record<string, string>; plan: StackPlan }
-  | { stack: StackName; kind: 'no-changes'; outputs: Record<string, string> }
-  | { stack: StackName; kind: 'failed'; status: string; failures: StackEvent[]; advice: string }
-  | { stack: StackName; kind: 'blocked'; status: string; advice: string };
+  | { stack: string; kind: 'created'; outputs: Record<string, string> }
+  | { stack: string; kind: 'updated'; outputs: Record<string, string>; plan: StackPlan }
+  | { stack: string; kind: 'no-changes'; outputs: Record<string, string> }
+  | { stack: string; kind: 'failed'; status: string; failures: StackEvent[]; advice: string }
+  | { stack: string; kind: 'blocked'; status: string; advice: string };
 
 export interface DeployResult {
   stacks: StackOutcome[];
   /** The first stack that did not succeed; later stacks were not touched. */
   failed?: Extract<StackOutcome, { kind: 'failed' | 'blocked' }>;
+  /** The plans shown (and approved) before anything executed. */
+  plans: StackPlan[];
 }
 
 /** CloudFormation's inline template limit; larger bodies go through S3. */
@@ -132,10 +161,28 @@ class Runner {
           await this.sleep(ms, this.deps.signal);
           continue;
         }
-        if (isAwsError(err) || isThrottle(err)) throw new DeployError(`${stack}: ${op}: ${(err as Error).message}`);
+        if (isAwsError(err) || isThrottle(err)) throw new DeployError(`${stack}: ${op}: ${oneLine((err as Error).message)}`);
         throw err;
       }
     }
+  }
+
+  /** A call that passes capabilities: CloudFormation's refusal names what the template needed. */
+  async callWithCapabilities<T>(stack: string, op: string, capabilities: Capability[], fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.call(stack, op, fn);
+    } catch (err) {
+      if (err instanceof DeployError && /InsufficientCapabilities|Requires capabilities/i.test(err.message))
+        throw new DeployError(`${err.message} (acknowledged: ${capabilities.join(', ') || 'none'}, as derived from the template)`);
+      throw err;
+    }
+  }
+
+  /** Sleeps one poll interval, first saying what is awaited and for how long (progress on every wait). */
+  async pause(stack: string, what: string, since: number): Promise<void> {
+    const seconds = Math.round((this.now() - since) / 1000);
+    this.reporter.report({ level: 'progress', topic: 'deploy', message: `${stack}: ${what}, ${seconds}s`, data: { stack, waiting: what, elapsedSeconds: seconds } });
+    await this.sleep(this.pollMs, this.deps.signal);
   }
 
   checkAbort(what: string): void {
@@ -143,10 +190,20 @@ class Runner {
   }
 }
 
-/** Outputs of every deployed stack, by stack (absent stacks map to undefined). */
-async function describeAll(r: Runner): Promise<Map<StackName, StackSummary | undefined>> {
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/**
+ * Every stack of the env, by logical name (absent: undefined). A stack tagged for another env is
+ * refused here too, whatever interface the caller passed in.
+ */
+async function describeAll(r: Runner, config: EnvConfig): Promise<Map<StackName, StackSummary | undefined>> {
   const m = new Map<StackName, StackSummary | undefined>();
-  for (const s of STACK_NAMES) m.set(s, await r.call(s, 'DescribeStacks', () => r.cfn.describeStack(s)));
+  for (const s of STACK_NAMES) {
+    const name = stackName(config, s);
+    const summary = await r.call(name, 'DescribeStacks', () => r.cfn.describeStack(name));
+    if (summary) checkStackEnv(summary, config.name);
+    m.set(s, summary);
+  }
   return m;
 }
 
@@ -183,7 +240,7 @@ export async function readLiveState(aws: StackDeps['aws'], serviceOutputs: Recor
 }
 
 /** Inline when small enough, else stored in the artifact bucket under its content hash. */
-async function templateSource(r: Runner, config: EnvConfig, stack: StackName, template: Record<string, unknown>): Promise<TemplateSource> {
+async function templateSource(r: Runner, config: EnvConfig, stack: string, template: Record<string, unknown>): Promise<TemplateSource> {
   const body = canonicalJson(template);
   if (Buffer.byteLength(body) <= MAX_TEMPLATE_BODY) return { body };
   const digest = createHash('sha256').update(body).digest();
@@ -193,24 +250,6 @@ async function templateSource(r: Runner, config: EnvConfig, stack: StackName, te
   const head = await r.call(stack, 'HeadObject (template)', () => s3.headObject(bucket, key));
   if (!head.exists) await r.call(stack, 'PutObject (template)', () => s3.putObject(bucket, key, body, { sha256Base64: digest.toString('base64'), contentType: 'application/json' }));
   return { url: `https://${bucket}.s3.${config.account.region}.amazonaws.com/${key}` };
-}
-
-interface StackContext {
-  stack: StackName;
-  template: Record<string, unknown>;
-  current: StackSummary | undefined;
-  upstreamOutputs: Record<string, string>;
-}
-
-async function prepare(r: Runner, opts: StackRunOptions, ctx: StackContext, live: LiveState | undefined) {
-  const { parameters, origins, missing } = resolveParameters(ctx.template as never, {
-    config: opts.config,
-    upstreamOutputs: ctx.upstreamOutputs,
-    codeKeys: opts.codeKeys,
-    live,
-    previous: ctx.current?.parameters,
-  });
-  return { parameters, origins, missing };
 }
 
 function missingMessage(stack: string, missing: string[], config: EnvConfig): string {
@@ -224,22 +263,25 @@ const changeSetName = (now: number) => `catalogctl-${new Date(now).toISOString()
 
 type ChangeSetResult = { kind: 'no-changes'; created: boolean } | { kind: 'failed'; reason: string } | { kind: 'ready'; raw: Record<string, unknown> & { Changes?: unknown[] } };
 
-async function createAndWaitChangeSet(r: Runner, input: Parameters<StackDeps['aws']['cloudformation']['createChangeSet']>[0]): Promise<ChangeSetResult> {
+type ChangeSetInput = StackInput & { changeSetName: string; description?: string };
+
+async function createAndWaitChangeSet(r: Runner, input: ChangeSetInput): Promise<ChangeSetResult> {
   const { stackName: stack, changeSetName: name } = input;
   try {
-    await r.call(stack, 'CreateChangeSet', () => r.cfn.createChangeSet(input));
+    await r.callWithCapabilities(stack, 'CreateChangeSet', input.capabilities, () => r.cfn.createChangeSet(input));
   } catch (err) {
     // The emulator (and older CloudFormation behaviour) refuses an identical update outright.
     if (NO_CHANGES.test((err as Error).message)) return { kind: 'no-changes', created: false };
     throw err;
   }
+  const since = r.now();
   for (;;) {
     const cs = await r.call(stack, 'DescribeChangeSet', () => r.cfn.describeChangeSet(stack, name));
     if (cs.status === 'CREATE_COMPLETE') return { kind: 'ready', raw: cs.raw };
     if (cs.status === 'FAILED') return NO_CHANGES.test(cs.statusReason ?? '') ? { kind: 'no-changes', created: true } : { kind: 'failed', reason: cs.statusReason ?? 'no reason given' };
     if (!/PENDING|IN_PROGRESS/.test(cs.status)) return { kind: 'failed', reason: `change set ${cs.status}` };
     r.checkAbort(`interrupted while CloudFormation was creating change set ${name} on ${stack}; nothing was executed`);
-    await r.sleep(r.pollMs, r.deps.signal);
+    await r.pause(stack, `change set ${cs.status}`, since);
   }
 }
 
@@ -252,16 +294,17 @@ async function deleteChangeSet(r: Runner, stack: string, name: string): Promise<
 }
 
 /** Waits for the stack to leave *_IN_PROGRESS, reporting each new event; returns the final status and failures. */
-async function waitForStack(r: Runner, stack: StackName, marker: string | undefined): Promise<{ status: string; failures: StackEvent[]; outputs: Record<string, string> }> {
+async function waitForStack(r: Runner, stack: string, marker: string | undefined): Promise<{ status: string; failures: StackEvent[]; outputs: Record<string, string> }> {
   const failures: StackEvent[] = [];
   let last = marker;
+  const since = r.now();
   for (;;) {
     const events = (await r.call(stack, 'DescribeStackEvents', () => r.cfn.describeStackEvents(stack, last))).reverse();
     for (const e of events) {
       const failed = e.status.endsWith('_FAILED');
       if (failed && e.reason && !/cancelled/i.test(e.reason)) failures.push(e);
       r.reporter.report({
-        level: failed ? 'warn' : 'progress',
+        level: failed ? 'warn' : 'info',
         topic: 'deploy',
         message: `${stack}  ${e.logicalId}  ${e.status}${e.reason ? `  ${e.reason}` : ''}`,
         data: { stack, event: e },
@@ -273,62 +316,27 @@ async function waitForStack(r: Runner, stack: StackName, marker: string | undefi
     if (!s.status.endsWith('_IN_PROGRESS')) return { status: s.status, failures, outputs: s.outputs };
     if (r.deps.signal?.aborted)
       throw new InterruptedError(`interrupted while ${stack} is ${s.status}; CloudFormation carries on without catalogctl: watch it with \`catalogctl status\``);
-    await r.sleep(r.pollMs, r.deps.signal);
+    await r.pause(stack, s.status, since);
   }
 }
 
-async function newestEventId(r: Runner, stack: StackName): Promise<string | undefined> {
+async function newestEventId(r: Runner, stack: string): Promise<string | undefined> {
   const events = await r.call(stack, 'DescribeStackEvents', () => r.cfn.describeStackEvents(stack));
   return events[0]?.eventId;
 }
 
-async function deployOne(r: Runner, opts: StackRunOptions, ctx: StackContext, live: LiveState | undefined): Promise<StackOutcome> {
-  const { stack, current } = ctx;
-  if (current) {
-    const advice = blockedAdvice(stack, current.status);
-    if (advice) return { stack, kind: 'blocked', status: current.status, advice };
-    if (current.status === 'UPDATE_ROLLBACK_COMPLETE') r.reporter.report({ level: 'warn', topic: 'deploy', message: `${stack}: its last update rolled back; deploying again` });
-  }
-  const { parameters, origins, missing } = await prepare(r, opts, ctx, live);
-  if (missing.length) throw new UserInputError(missingMessage(stack, missing, opts.config));
-  const template = await templateSource(r, opts.config, stack, ctx.template);
-
-  if (!current) {
-    r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: creating`, data: { stack } });
-    await r.call(stack, 'CreateStack', () => r.cfn.createStack({ stackName: stack, template, parameters, tags: opts.config.tags }));
-    const done = await waitForStack(r, stack, undefined);
-    if (done.status !== 'CREATE_COMPLETE') return { stack, kind: 'failed', status: done.status, failures: done.failures, advice: failureAdvice(stack, done.status) };
-    r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: created`, data: { stack } });
-    return { stack, kind: 'created', outputs: done.outputs };
-  }
-
-  const name = changeSetName(r.now());
-  r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: creating change set ${name}`, data: { stack, changeSet: name } });
-  let plan: StackPlan | undefined;
-  const run = await applyChangeSet(r, { stackName: stack, changeSetName: name, template, parameters, tags: opts.config.tags, description: `catalogctl deploy --env ${opts.config.name}` }, async (raw) => {
-    const deployed = await r.call(stack, 'GetTemplate', () => r.cfn.getTemplate(stack));
-    plan = await buildStackPlan(stack, deployed, ctx.template, raw, origins, parameterChanges(current.parameters, parameters, origins));
-    r.reporter.report({ level: 'info', topic: 'deploy', message: `${stack}: executing ${name}`, data: { stack, plan } });
-    r.checkAbort(`interrupted before executing change set ${name} on ${stack}; nothing was changed`);
-  });
-  if (run.kind === 'no-changes') {
-    r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: no changes`, data: { stack } });
-    return { stack, kind: 'no-changes', outputs: current.outputs };
-  }
-  if (run.kind === 'failed') return { stack, kind: 'failed', status: 'CHANGE_SET_FAILED', failures: [], advice: `change set failed: ${run.reason}` };
-  if (run.status !== 'UPDATE_COMPLETE') return { stack, kind: 'failed', status: run.status, failures: run.failures, advice: failureAdvice(stack, run.status) };
-  r.reporter.report({ level: 'ok', topic: 'deploy', message: `${stack}: updated`, data: { stack } });
-  return { stack, kind: 'updated', outputs: run.outputs, plan: plan! };
-}
-
 type ChangeSetRun = { kind: 'no-changes' } | { kind: 'failed'; reason: string } | { kind: 'executed'; status: string; failures: StackEvent[]; outputs: Record<string, string> };
 
-/**
- * An update through a change set: created and waited for; deleted when it has no changes or
- * failed; otherwise `beforeExecute` sees it (plan, last abort check), then it is executed and the
- * stack waited for, its events reported as they arrive.
- */
-async function applyChangeSet(r: Runner, input: Parameters<StackDeps['aws']['cloudformation']['createChangeSet']>[0] & { stackName: StackName }, beforeExecute?: (raw: Record<string, unknown> & { Changes?: unknown[] }) => Promise<void>): Promise<ChangeSetRun> {
+/** Executes a change set that is ready and waits for the stack, its events reported as they arrive. */
+async function executeChangeSet(r: Runner, stack: string, name: string): Promise<Extract<ChangeSetRun, { kind: 'executed' }>> {
+  const marker = await newestEventId(r, stack);
+  r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: executing ${name}`, data: { stack, changeSet: name } });
+  await r.call(stack, 'ExecuteChangeSet', () => r.cfn.executeChangeSet(stack, name));
+  return { kind: 'executed', ...(await waitForStack(r, stack, marker)) };
+}
+
+/** A change set created, waited for and executed, or deleted when it has no changes or failed. */
+async function applyChangeSet(r: Runner, input: ChangeSetInput): Promise<ChangeSetRun> {
   const { stackName: stack, changeSetName: name } = input;
   const cs = await createAndWaitChangeSet(r, input);
   if (cs.kind === 'no-changes') {
@@ -339,10 +347,7 @@ async function applyChangeSet(r: Runner, input: Parameters<StackDeps['aws']['clo
     await deleteChangeSet(r, stack, name);
     return { kind: 'failed', reason: cs.reason };
   }
-  await beforeExecute?.(cs.raw);
-  const marker = await newestEventId(r, stack);
-  await r.call(stack, 'ExecuteChangeSet', () => r.cfn.executeChangeSet(stack, name));
-  return { kind: 'executed', ...(await waitForStack(r, stack, marker)) };
+  return executeChangeSet(r, stack, name);
 }
 
 export type RecordOutcome = { kind: 'recorded'; changes: string[] } | { kind: 'up-to-date' } | { kind: 'skipped'; reason: string };
@@ -350,16 +355,18 @@ export type RecordOutcome = { kind: 'recorded'; changes: string[] } | { kind: 'u
 /**
  * Brings catalog-service's LiveVersion* and LiveDeploymentId parameters to what serves now, after
  * release or rollback moved traffic: a change set of those parameter values only, on the stack's
- * current template (UsePreviousTemplate), every other parameter kept. The aliases and the stage
- * already serve these values, so executing it moves nothing; it keeps the stack's record true, so
- * `diff` afterwards has nothing to change on them and a stack update never has a stale version to
- * apply. Never throws for a stack problem: traffic has already moved, so the caller only warns.
+ * current template (UsePreviousTemplate), every other parameter and the stack's tags kept. The
+ * aliases and the stage already serve these values, so executing it moves nothing; it keeps the
+ * stack's record true, so `diff` afterwards has nothing to change on them and a stack update never
+ * has a stale version to apply. Never throws for a stack problem: traffic has already moved, so
+ * the caller only warns.
  */
 export async function recordLiveState(config: EnvConfig, deps: StackDeps): Promise<RecordOutcome> {
   const r = new Runner(deps);
-  const stack: StackName = 'catalog-service';
+  const stack = stackName(config, 'catalog-service');
   const current = await r.call(stack, 'DescribeStacks', () => r.cfn.describeStack(stack));
   if (!current) return { kind: 'skipped', reason: `${stack} does not exist` };
+  checkStackEnv(current, config.name);
   const advice = blockedAdvice(stack, current.status);
   if (advice) return { kind: 'skipped', reason: `${stack} is ${current.status}: ${advice}` };
   const { live, shifting } = await r.call(stack, 'read live state', () => readLiveState(deps.aws, current.outputs));
@@ -375,9 +382,11 @@ export async function recordLiveState(config: EnvConfig, deps: StackDeps): Promi
       return { key, value: mine.value };
     });
   if (changes.length === 0) return { kind: 'up-to-date' };
+  // The previous template is the one to acknowledge: it is what the change set applies.
+  const capabilities = requiredCapabilities(await r.call(stack, 'GetTemplate', () => r.cfn.getTemplate(stack))).capabilities;
   const name = changeSetName(r.now());
   r.reporter.report({ level: 'step', topic: 'deploy', message: `${stack}: recording what serves now (${changes.join(', ')})`, data: { stack, changeSet: name } });
-  const run = await applyChangeSet(r, { stackName: stack, changeSetName: name, template: { previous: true }, parameters, tags: config.tags, description: `catalogctl: record the live versions of ${config.name}` });
+  const run = await applyChangeSet(r, { stackName: stack, changeSetName: name, template: { previous: true }, parameters, tags: current.tags, capabilities, description: `catalogctl: record the live versions of ${config.name}` });
   if (run.kind === 'no-changes') return { kind: 'up-to-date' };
   if (run.kind === 'failed') return { kind: 'skipped', reason: `change set failed: ${run.reason}` };
   if (run.status !== 'UPDATE_COMPLETE') return { kind: 'skipped', reason: `${stack} ended in ${run.status}: ${failureAdvice(stack, run.status)}` };
@@ -389,41 +398,223 @@ function selected(opts: StackRunOptions): StackName[] {
   return STACK_NAMES.filter((s) => !opts.only || opts.only.includes(s));
 }
 
+/** One selected stack as planned: what deploy shows, and what it needs to execute it later. */
+interface Planned {
+  logical: StackName;
+  name: string;
+  template: Record<string, unknown>;
+  current: StackSummary | undefined;
+  capabilities: Capability[];
+  plan: StackPlan;
+  /** A change set made while planning, kept for execution while its parameters still hold. */
+  changeSet?: { name: string; parameters: StackParameter[] };
+  /** The change set made while planning failed (deploy stops before anything executes). */
+  failedReason?: string;
+}
+
+interface PlanContext {
+  mode: 'diff' | 'deploy';
+  current: Map<StackName, StackSummary | undefined>;
+  live: LiveState | undefined;
+  templates: StackTemplates;
+}
+
 /**
- * Deploys the stacks in order. Stops at the first failed or blocked stack (reported in `failed`);
- * refuses (exit 2) while a traffic shift is in progress unless `ignoreShiftLock`.
+ * Plans the selected stacks in order without changing any. `diff` deletes each change set as soon
+ * as it is described; `deploy` keeps them (the caller executes or deletes them). A parameter that
+ * is missing now but will be an Output of a stack planned before it (a new stack, or one that
+ * changes) defers that stack's change set: its plan comes from the template.
+ */
+async function planStacks(r: Runner, opts: StackRunOptions, ctx: PlanContext): Promise<Planned[]> {
+  const { config } = opts;
+  const tags = stackTags(config);
+  const upstream: Record<string, string> = {};
+  /** Output name → the stack planned before that will (re)produce it in this run. */
+  const forthcoming = new Map<string, string>();
+  const planned: Planned[] = [];
+  for (const logical of STACK_NAMES) {
+    const current = ctx.current.get(logical);
+    const upstreamOutputs = { ...upstream };
+    Object.assign(upstream, current?.outputs ?? {});
+    if (!selected(opts).includes(logical)) continue;
+    r.checkAbort(`${ctx.mode} interrupted before ${stackName(config, logical)}; nothing was changed`);
+    const name = stackName(config, logical);
+    const template = ctx.templates[logical];
+    const capabilities = requiredCapabilities(template).capabilities;
+    const live = logical === 'catalog-service' ? ctx.live : undefined;
+    const { parameters, origins, missing } = resolveParameters(template as never, { config, upstreamOutputs, codeKeys: opts.codeKeys, live, previous: current?.parameters });
+    // Outputs a stack before it will produce in this run, which it would otherwise lack or take from its last deploy.
+    const later = [...missing, ...Object.keys(origins).filter((k) => origins[k] === 'previous')].filter((k) => forthcoming.has(k));
+    const never = missing.filter((k) => !forthcoming.has(k));
+    const entry: Planned = { logical, name, template, current, capabilities, plan: { stack: name, kind: 'no-changes' } };
+    planned.push(entry);
+    if (!current) {
+      // A deploy must be able to finish before it starts; a diff only previews a new stack.
+      if (ctx.mode === 'deploy' && never.length) throw new UserInputError(missingMessage(name, never, config));
+      entry.plan = await buildStackPlan(name, undefined, template, undefined, origins, [], { capabilities });
+    } else if (blockedAdvice(name, current.status)) {
+      entry.plan = { stack: name, kind: 'blocked', status: current.status, advice: blockedAdvice(name, current.status)! };
+      if (ctx.mode === 'deploy') break;
+      continue;
+    } else if (never.length) {
+      throw new UserInputError(missingMessage(name, never, config));
+    } else if (later.length) {
+      const deployed = await r.call(name, 'GetTemplate', () => r.cfn.getTemplate(name));
+      const known = parameters.filter((p) => !later.includes(p.key));
+      // Their values are not known yet: shown as pending, so the plan can never read as "no changes".
+      const pending = later.map((key) => ({ key, ...(key in current.parameters ? { before: current.parameters[key] } : {}), after: `<${key} of ${forthcoming.get(key)}, once deployed>`, origin: 'upstream' as const }));
+      const changes = [...parameterChanges(current.parameters, known, origins), ...pending].sort((a, b) => (a.key < b.key ? -1 : 1));
+      entry.plan = await buildStackPlan(name, deployed, template, undefined, origins, changes, { capabilities, tagChanges: tagChanges(current.tags, tags) });
+    } else {
+      const csName = changeSetName(r.now());
+      r.reporter.report({ level: 'progress', topic: ctx.mode, message: `${name}: creating change set ${csName}`, data: { stack: name, changeSet: csName } });
+      const source = await templateSource(r, config, name, template);
+      let cs: ChangeSetResult | undefined;
+      try {
+        cs = await createAndWaitChangeSet(r, { stackName: name, changeSetName: csName, template: source, parameters, tags, capabilities, description: `catalogctl ${ctx.mode} --env ${config.name}` });
+      } finally {
+        // Only a ready change set of a deploy is kept; a diff leaves nothing behind, even when waiting failed.
+        const keep = ctx.mode === 'deploy' && cs?.kind === 'ready';
+        if (!keep && !(cs?.kind === 'no-changes' && !cs.created)) await deleteChangeSet(r, name, csName);
+      }
+      if (cs.kind === 'failed') {
+        if (ctx.mode === 'diff') throw new DeployError(`${name}: change set failed: ${cs.reason}`);
+        entry.failedReason = cs.reason;
+        break;
+      }
+      if (cs.kind === 'ready') {
+        entry.changeSet = { name: csName, parameters };
+        const deployed = await r.call(name, 'GetTemplate', () => r.cfn.getTemplate(name));
+        entry.plan = await buildStackPlan(name, deployed, template, cs.raw, origins, parameterChanges(current.parameters, parameters, origins), { capabilities, tagChanges: tagChanges(current.tags, tags) });
+      }
+    }
+    if (entry.plan.kind === 'create' || entry.plan.kind === 'update') for (const k of Object.keys((template.Outputs as Record<string, unknown> | undefined) ?? {})) forthcoming.set(k, name);
+  }
+  return planned;
+}
+
+const broadeningOf = (plans: StackPlan[]) =>
+  plans.flatMap((p) => ((p.kind === 'create' || p.kind === 'update') && p.broadening.length ? [{ stack: p.stack, reasons: p.broadening }] : []));
+
+const sameParameters = (a: StackParameter[], b: StackParameter[]) => canonicalJson(a) === canonicalJson(b);
+
+/** Runs one planned stack: CreateStack, the kept change set, or a change set made now. */
+async function executeOne(r: Runner, opts: StackRunOptions, p: Planned, upstreamOutputs: Record<string, string>, live: LiveState | undefined): Promise<StackOutcome> {
+  const { config } = opts;
+  const { name, current, template, capabilities } = p;
+  if (p.plan.kind === 'no-changes') return { stack: name, kind: 'no-changes', outputs: current?.outputs ?? {} };
+  const { parameters, origins, missing } = resolveParameters(template as never, { config, upstreamOutputs, codeKeys: opts.codeKeys, live, previous: current?.parameters });
+  if (missing.length) throw new UserInputError(missingMessage(name, missing, config));
+  const tags = stackTags(config);
+
+  if (!current) {
+    const source = await templateSource(r, config, name, template);
+    r.reporter.report({ level: 'step', topic: 'deploy', message: `${name}: creating`, data: { stack: name } });
+    await r.callWithCapabilities(name, 'CreateStack', capabilities, () => r.cfn.createStack({ stackName: name, template: source, parameters, tags, capabilities }));
+    const done = await waitForStack(r, name, undefined);
+    if (done.status !== 'CREATE_COMPLETE') return { stack: name, kind: 'failed', status: done.status, failures: done.failures, advice: failureAdvice(name, done.status) };
+    r.reporter.report({ level: 'ok', topic: 'deploy', message: `${name}: created`, data: { stack: name } });
+    return { stack: name, kind: 'created', outputs: done.outputs };
+  }
+
+  let plan: StackPlan = p.plan;
+  let csName: string;
+  if (p.changeSet && sameParameters(p.changeSet.parameters, parameters)) csName = p.changeSet.name;
+  else {
+    // Planned from the template, or an upstream stack's Outputs changed since: a change set now.
+    if (p.changeSet) await deleteChangeSet(r, name, p.changeSet.name);
+    p.changeSet = undefined;
+    csName = changeSetName(r.now());
+    r.reporter.report({ level: 'progress', topic: 'deploy', message: `${name}: creating change set ${csName}`, data: { stack: name, changeSet: csName } });
+    const source = await templateSource(r, config, name, template);
+    const cs = await createAndWaitChangeSet(r, { stackName: name, changeSetName: csName, template: source, parameters, tags, capabilities, description: `catalogctl deploy --env ${config.name}` });
+    if (cs.kind !== 'ready') {
+      if (cs.kind === 'failed' || cs.created) await deleteChangeSet(r, name, csName);
+      if (cs.kind === 'failed') return { stack: name, kind: 'failed', status: 'CHANGE_SET_FAILED', failures: [], advice: `change set failed: ${cs.reason}` };
+      r.reporter.report({ level: 'ok', topic: 'deploy', message: `${name}: no changes`, data: { stack: name } });
+      return { stack: name, kind: 'no-changes', outputs: current.outputs };
+    }
+    p.changeSet = { name: csName, parameters };
+    const deployed = await r.call(name, 'GetTemplate', () => r.cfn.getTemplate(name));
+    plan = await buildStackPlan(name, deployed, template, cs.raw, origins, parameterChanges(current.parameters, parameters, origins), { capabilities, tagChanges: tagChanges(current.tags, tags) });
+    const more = exceedsPlan(plan, p.plan);
+    r.reporter.report({ level: 'info', topic: 'deploy', message: `${name}: change set ${csName}${more ? ' does more than the plan shown before' : ''}`, data: { stack: name, plan, replanned: true } });
+    if (more && opts.approve && !(await opts.approve({ plans: [plan], broadening: broadeningOf([plan]), replanned: true })))
+      throw new UserInputError(`deploy: ${name} not approved; the stacks before it are deployed, ${name} and those after it are unchanged`);
+  }
+  r.checkAbort(`interrupted before executing change set ${csName} on ${name}; nothing was changed on it`);
+  const run = await executeChangeSet(r, name, csName);
+  p.changeSet = undefined;
+  if (run.status !== 'UPDATE_COMPLETE') return { stack: name, kind: 'failed', status: run.status, failures: run.failures, advice: failureAdvice(name, run.status) };
+  r.reporter.report({ level: 'ok', topic: 'deploy', message: `${name}: updated`, data: { stack: name } });
+  return { stack: name, kind: 'updated', outputs: run.outputs, plan };
+}
+
+/**
+ * Deploys the stacks: every plan shown (reported with `data.plan`) and approved before anything
+ * executes, then each stack in order. Stops at the first failed or blocked stack (reported in
+ * `failed`). Refuses (exit 2) before touching anything while a traffic shift is in progress unless
+ * `ignoreShiftLock`, and for this env's stacks without an env tag unless `adoptUntagged`.
+ * Change sets made for the plan and not executed are deleted however it ends.
  */
 export async function deployStacks(opts: StackRunOptions, deps: StackDeps): Promise<DeployResult> {
   const r = new Runner(deps);
-  const templates = opts.templates ?? (await renderedTemplates(opts.config));
-  const current = await describeAll(r);
-  const upstream: Record<string, string> = {};
-  const result: DeployResult = { stacks: [] };
+  const { config } = opts;
+  const templates = opts.templates ?? (await renderedTemplates(config));
+  const current = await describeAll(r, config);
   const wanted = selected(opts);
+  const untagged = wanted.map((s) => current.get(s)).filter((s): s is StackSummary => !!s && s.tags[ENV_TAG] === undefined);
+  if (untagged.length && !opts.adoptUntagged)
+    throw new UserInputError(
+      `deploy: ${untagged.map((s) => s.name).join(', ')} ${untagged.length === 1 ? 'has' : 'have'} no ${ENV_TAG} tag (created before stacks were tagged); if ${untagged.length === 1 ? 'it is' : 'they are'} env ${config.name}'s, run \`catalogctl deploy --env ${config.name} --adopt-untagged\` once to tag ${untagged.length === 1 ? 'it' : 'them'}; nothing was changed`,
+    );
   // The shift lock is checked before any stack is touched.
   let live: LiveState | undefined;
   if (wanted.includes('catalog-service')) {
-    const state = await r.call('catalog-service', 'read live state', () => readLiveState(deps.aws, current.get('catalog-service')?.outputs ?? {}));
+    const svc = stackName(config, 'catalog-service');
+    const state = await r.call(svc, 'read live state', () => readLiveState(deps.aws, current.get('catalog-service')?.outputs ?? {}));
     if (state.shifting.length && !opts.ignoreShiftLock)
       throw new UserInputError(`deploy: a traffic shift is in progress on ${state.shifting.join(', ')}; finish it (release --resume) or run rollback first`);
     live = state.live;
   }
-  for (const stack of STACK_NAMES) {
-    const summary = current.get(stack);
-    if (!wanted.includes(stack)) {
-      Object.assign(upstream, summary?.outputs ?? {});
-      continue;
+  const planned: Planned[] = [];
+  try {
+    planned.push(...(await planStacks(r, opts, { mode: 'deploy', current, live, templates })));
+    const plans = planned.map((p) => p.plan);
+    for (const p of plans) r.reporter.report({ level: 'info', topic: 'deploy', message: `${p.stack}: plan`, data: { stack: p.stack, plan: p } });
+    const stopped = planned.find((p) => p.plan.kind === 'blocked' || p.failedReason !== undefined);
+    if (stopped) {
+      const failed: DeployResult['failed'] =
+        stopped.plan.kind === 'blocked'
+          ? { stack: stopped.name, kind: 'blocked', status: stopped.plan.status, advice: stopped.plan.advice }
+          : { stack: stopped.name, kind: 'failed', status: 'CHANGE_SET_FAILED', failures: [], advice: `change set failed: ${stopped.failedReason}` };
+      return { stacks: [failed], failed, plans };
     }
-    r.checkAbort(`interrupted before ${stack}; the stacks before it are deployed`);
-    const outcome = await deployOne(r, opts, { stack, template: templates[stack], current: summary, upstreamOutputs: { ...upstream } }, stack === 'catalog-service' ? live : undefined);
-    result.stacks.push(outcome);
-    if (outcome.kind === 'failed' || outcome.kind === 'blocked') {
-      result.failed = outcome;
-      return result;
+    if (plans.every((p) => p.kind === 'no-changes')) return { stacks: planned.map((p) => ({ stack: p.name, kind: 'no-changes', outputs: p.current?.outputs ?? {} })), plans };
+    if (opts.approve && !(await opts.approve({ plans, broadening: broadeningOf(plans) }))) throw new UserInputError(`deploy: not approved; nothing was changed`);
+
+    const result: DeployResult = { stacks: [], plans };
+    const byLogical = new Map(planned.map((p) => [p.logical, p]));
+    const upstream: Record<string, string> = {};
+    for (const logical of STACK_NAMES) {
+      const p = byLogical.get(logical);
+      if (!p) {
+        Object.assign(upstream, current.get(logical)?.outputs ?? {});
+        continue;
+      }
+      r.checkAbort(`interrupted before ${p.name}; the stacks before it are deployed`);
+      const outcome = await executeOne(r, opts, p, { ...upstream }, logical === 'catalog-service' ? live : undefined);
+      result.stacks.push(outcome);
+      if (outcome.kind === 'failed' || outcome.kind === 'blocked') {
+        result.failed = outcome;
+        return result;
+      }
+      Object.assign(upstream, outcome.outputs);
     }
-    Object.assign(upstream, outcome.outputs);
+    return result;
+  } finally {
+    for (const p of planned) if (p.changeSet) await deleteChangeSet(r, p.name, p.changeSet.name);
   }
-  return result;
 }
 
 /**
@@ -432,51 +623,16 @@ export async function deployStacks(opts: StackRunOptions, deps: StackDeps): Prom
  */
 export async function diffStacks(opts: StackRunOptions, deps: StackDeps): Promise<{ plans: StackPlan[]; shifting: string[] }> {
   const r = new Runner(deps);
-  const templates = opts.templates ?? (await renderedTemplates(opts.config));
-  const current = await describeAll(r);
-  const upstream: Record<string, string> = {};
-  const plans: StackPlan[] = [];
+  const { config } = opts;
+  const templates = opts.templates ?? (await renderedTemplates(config));
+  const current = await describeAll(r, config);
+  let live: LiveState | undefined;
   let shifting: string[] = [];
-  for (const stack of STACK_NAMES) {
-    const summary = current.get(stack);
-    const upstreamOutputs = { ...upstream };
-    Object.assign(upstream, summary?.outputs ?? {});
-    if (!selected(opts).includes(stack)) continue;
-    r.checkAbort(`diff interrupted before ${stack}`);
-    const template = templates[stack];
-    let live: LiveState | undefined;
-    if (stack === 'catalog-service') {
-      const state = await r.call(stack, 'read live state', () => readLiveState(deps.aws, summary?.outputs ?? {}));
-      live = state.live;
-      shifting = state.shifting;
-    }
-    const { parameters, origins, missing } = await prepare(r, opts, { stack, template, current: summary, upstreamOutputs }, live);
-    if (!summary) {
-      plans.push(await buildStackPlan(stack, undefined, template, undefined, origins));
-      continue;
-    }
-    const advice = blockedAdvice(stack, summary.status);
-    if (advice) {
-      plans.push({ stack, kind: 'blocked', status: summary.status, advice });
-      continue;
-    }
-    if (missing.length) throw new UserInputError(missingMessage(stack, missing, opts.config));
-    const name = changeSetName(r.now());
-    r.reporter.report({ level: 'progress', topic: 'diff', message: `${stack}: creating change set ${name}`, data: { stack } });
-    const source = await templateSource(r, opts.config, stack, template);
-    let cs: ChangeSetResult | undefined;
-    try {
-      cs = await createAndWaitChangeSet(r, { stackName: stack, changeSetName: name, template: source, parameters, tags: opts.config.tags, description: `catalogctl diff --env ${opts.config.name}` });
-    } finally {
-      // A diff leaves nothing behind: the change set goes even when waiting for it failed.
-      if (!(cs?.kind === 'no-changes' && !cs.created)) await deleteChangeSet(r, stack, name);
-    }
-    if (cs.kind === 'no-changes') plans.push({ stack, kind: 'no-changes' });
-    else if (cs.kind === 'failed') throw new DeployError(`${stack}: change set failed: ${cs.reason}`);
-    else {
-      const deployed = await r.call(stack, 'GetTemplate', () => r.cfn.getTemplate(stack));
-      plans.push(await buildStackPlan(stack, deployed, template, cs.raw, origins, parameterChanges(summary.parameters, parameters, origins)));
-    }
+  if (selected(opts).includes('catalog-service')) {
+    const state = await r.call(stackName(config, 'catalog-service'), 'read live state', () => readLiveState(deps.aws, current.get('catalog-service')?.outputs ?? {}));
+    live = state.live;
+    shifting = state.shifting;
   }
-  return { plans, shifting };
+  const planned = await planStacks(r, opts, { mode: 'diff', current, live, templates });
+  return { plans: planned.map((p) => p.plan), shifting };
 }

@@ -3,7 +3,7 @@ import { DeployError, UserInputError } from '../../errors.ts';
 import type { Reporter } from '../../reporter.ts';
 import type { VerifyOptions } from '../../verify/index.ts';
 
-interface AwsFlags {
+export interface AwsFlags {
   env: string;
   envDir: string;
   region?: string;
@@ -11,7 +11,7 @@ interface AwsFlags {
   endpointUrl?: string;
 }
 
-function awsOptions(cmd: Command): Command {
+export function awsOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--env <name>', 'environment (envs/<name>.yaml)')
     .option('--env-dir <dir>', 'where env files live', 'envs')
@@ -20,12 +20,21 @@ function awsOptions(cmd: Command): Command {
     .option('--endpoint-url <url>', 'AWS endpoint, e.g. a local emulator (or AWS_ENDPOINT_URL)');
 }
 
-/** Loads the env and builds the AWS interface after the account guard (exit 2 on a mismatch). */
-async function connect(flags: AwsFlags) {
+/**
+ * Loads the env and builds the AWS interface after the account guard (exit 2 on a mismatch), with
+ * the env guard on stacks (a stack tagged for another env is exit 2); a stack without the env tag
+ * is read as this env's, with a warning.
+ */
+export async function connect(flags: AwsFlags) {
   const { loadEnv } = await import('../../config/load.ts');
   const { createGuardedAwsApi } = await import('../../aws/index.ts');
+  const { ENV_TAG } = await import('../../aws/stack-guard.ts');
+  const { cliReporter } = await import('../output.ts');
   const config = await loadEnv(flags.env, { envDir: flags.envDir });
-  const aws = await createGuardedAwsApi({ region: flags.region ?? config.account.region, profile: flags.profile, endpoint: flags.endpointUrl }, config);
+  const warn = cliReporter();
+  const onUntagged = (stack: string) =>
+    warn.report({ level: 'warn', topic: 'stacks', message: `${stack} has no ${ENV_TAG} tag (created before stacks were tagged); read as env ${config.name}'s: \`catalogctl deploy --env ${config.name} --adopt-untagged\` tags it` });
+  const aws = await createGuardedAwsApi({ region: flags.region ?? config.account.region, profile: flags.profile, endpoint: flags.endpointUrl }, config, { onUntagged });
   return { config, aws };
 }
 
@@ -34,14 +43,16 @@ async function connect(flags: AwsFlags) {
  * API, the audit bus through its log group (catalog-service's AuditLogGroupName), and the database
  * only when $DATABASE_URL is set.
  */
-async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], envName: string, requests: number, reporter: Reporter) {
-  const stack = await aws.cloudformation.describeStack('catalog-service');
+async function verifyGate(aws: Awaited<ReturnType<typeof connect>>['aws'], config: Awaited<ReturnType<typeof connect>>['config'], requests: number, reporter: Reporter) {
+  const { stackName } = await import('../../config/types.ts');
+  const name = stackName(config, 'catalog-service');
+  const stack = await aws.cloudformation.describeStack(name);
   const baseUrl = stack?.outputs.ApiUrl;
-  if (!baseUrl) throw new DeployError(`--verify: stack catalog-service of ${envName} has no ApiUrl output`);
+  if (!baseUrl) throw new DeployError(`--verify: stack ${name} of ${config.name} has no ApiUrl output`);
   const logGroup = stack?.outputs.AuditLogGroupName;
   const { verify, failingChecks } = await import('../../verify/index.ts');
   const { auditFromLogs, auditUnavailable } = await import('../../verify/audit-logs.ts');
-  let auditEmitted: VerifyOptions['auditEmitted'] = auditUnavailable(`stack catalog-service of ${envName} has no AuditLogGroupName output (the audit bus's log group)`);
+  let auditEmitted: VerifyOptions['auditEmitted'] = auditUnavailable(`stack ${name} of ${config.name} has no AuditLogGroupName output (the audit bus's log group)`);
   if (logGroup) {
     const { createLogsApi } = await import('../../aws/logs.ts');
     auditEmitted = auditFromLogs(await createLogsApi(aws.target), logGroup);
@@ -88,6 +99,13 @@ interface StackFlags extends AwsFlags {
   json?: boolean;
 }
 
+interface DeployFlags extends StackFlags {
+  approve?: boolean;
+  requireApproval: string;
+  adoptUntagged?: boolean;
+  skipPreflight?: boolean;
+}
+
 /** The five `<stack>.json` files of a directory such as templates-out/<env>. */
 async function readTemplatesDir(dir: string) {
   const { STACK_NAMES } = await import('../../config/types.ts');
@@ -105,7 +123,10 @@ async function readTemplatesDir(dir: string) {
   return templates;
 }
 
-/** The CLI reporter, which also prints each stack's plan before its change set runs. */
+/**
+ * The CLI reporter, which prints each stack's plan (all of them before anything executes, and a
+ * stack's again when its change set, made later, shows more) in place of the plan event's line.
+ */
 async function deployReporter() {
   const { formatStackPlan } = await import('../../deploy/print-plan.ts');
   const { cliReporter } = await import('../output.ts');
@@ -113,19 +134,24 @@ async function deployReporter() {
   const printer = cliReporter();
   return {
     report: (e: Parameters<typeof printer.report>[0]) => {
-      printer.report(e);
       const plan = e.data?.plan as Parameters<typeof formatStackPlan>[0] | undefined;
+      if (!plan || e.data?.replanned) printer.report(e);
       if (plan) process.stderr.write(formatStackPlan(plan, style));
     },
   };
 }
 
-/** --stack (repeatable) checked against the five names; --artifacts read as a package manifest. */
-async function stackOptions(flags: StackFlags) {
-  const { STACK_NAMES } = await import('../../config/types.ts');
-  for (const s of flags.stack ?? []) {
-    if (!(STACK_NAMES as readonly string[]).includes(s)) throw new UserInputError(`--stack: "${s}" is not one of ${STACK_NAMES.join(', ')}`);
-  }
+/**
+ * --stack (repeatable): one of the five stacks, by its seed name (catalog-network, …) or by this
+ * env's stack name (<stackPrefix>-network, …); --artifacts read as a package manifest.
+ */
+async function stackOptions(flags: StackFlags, config: { stackPrefix: string }) {
+  const { STACK_NAMES, stackName } = await import('../../config/types.ts');
+  const only = (flags.stack ?? []).map((s) => {
+    const logical = STACK_NAMES.find((l) => l === s || stackName(config, l) === s);
+    if (!logical) throw new UserInputError(`--stack: "${s}" is not one of ${STACK_NAMES.map((l) => (stackName(config, l) === l ? l : `${l} (${stackName(config, l)})`)).join(', ')}`);
+    return logical;
+  });
   let codeKeys;
   if (flags.artifacts) {
     const { readFile } = await import('node:fs/promises');
@@ -140,7 +166,7 @@ async function stackOptions(flags: StackFlags) {
     codeKeys = codeKeysFromManifest(manifest);
   }
   const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
-  return { only: flags.stack?.length ? (flags.stack as (typeof STACK_NAMES)[number][]) : undefined, codeKeys, templates };
+  return { only: only.length ? only : undefined, codeKeys, templates };
 }
 
 async function planStyle() {
@@ -154,16 +180,28 @@ async function planStyle() {
 function registerStackCommands(program: Command): void {
   const stackOption = (cmd: Command) =>
     cmd
-      .option('--stack <name>', 'only this stack (repeatable); the others\' Outputs are still read', (v: string, acc: string[] = []) => [...acc, v])
+      .option('--stack <name>', "only this stack (repeatable), e.g. catalog-service; the others' Outputs are still read", (v: string, acc: string[] = []) => [...acc, v])
       .option('--artifacts <manifest.json>', 'code to deploy: a `catalogctl package` manifest (default: keep the deployed code)')
       .option('--templates-dir <dir>', 'deploy the <stack>.json files in this directory, e.g. the reviewed templates-out/<env> (default: render from the env file)');
 
   stackOption(awsOptions(program.command('diff').description('Show what a deploy would change, per stack, from one change set each (deleted afterwards)')))
     .option('--json', 'print the plans as JSON')
-    .addHelpText('after', '\nExit codes: 0 plan shown (with or without changes), 2 bad input / account mismatch, 3 AWS failure.')
-    .action(async (flags: StackFlags) => {
+    .option('--fail', 'exit 4 when any stack would change (0 when none would)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ catalogctl diff --env dev
+  $ catalogctl diff --env prod --stack catalog-service --artifacts .build/prod/manifest.json
+  $ catalogctl diff --env staging --fail >/dev/null || echo "staging drifts from the env file"
+  $ catalogctl diff --env dev --json | jq '.plans[] | {stack, kind}'
+
+Exit codes: 0 plan shown (with --fail: nothing would change), 2 bad input / account mismatch /
+a stack tagged for another env, 3 AWS failure, 4 with --fail: something would change.`,
+    )
+    .action(async (flags: StackFlags & { fail?: boolean }) => {
       const { config, aws } = await connect(flags);
-      const { only, codeKeys, templates } = await stackOptions(flags);
+      const { only, codeKeys, templates } = await stackOptions(flags, config);
       const { diffStacks } = await import('../../deploy/stacks.ts');
       const { formatPlans } = await import('../../deploy/print-plan.ts');
       const { cliReporter } = await import('../output.ts');
@@ -171,34 +209,67 @@ function registerStackCommands(program: Command): void {
       if (flags.json) {
         const { canonicalJson } = await import('../../util/canonical-json.ts');
         process.stdout.write(canonicalJson({ env: config.name, plans, shiftInProgress: shifting }));
-        return;
+      } else {
+        process.stdout.write(formatPlans(plans, await planStyle()));
+        if (shifting.length) process.stdout.write(`\nnote: a traffic shift is in progress on ${shifting.join(', ')}; deploy refuses until it is finished or rolled back\n`);
       }
-      process.stdout.write(formatPlans(plans, await planStyle()));
-      if (shifting.length) process.stdout.write(`\nnote: a traffic shift is in progress on ${shifting.join(', ')}; deploy refuses until it is finished or rolled back\n`);
+      const changing = plans.filter((p) => p.kind !== 'no-changes');
+      if (flags.fail && changing.length) {
+        const { CheckFailedError } = await import('../../errors.ts');
+        throw new CheckFailedError(`diff: ${changing.length} stack(s) would change: ${changing.map((p) => p.stack).join(', ')}`);
+      }
     });
 
-  stackOption(awsOptions(program.command('deploy').description('Create or update the stacks in order network → storage → secrets → service → observability')))
+  stackOption(awsOptions(program.command('deploy').description('Create or update the stacks in order network → storage → secrets → service → observability, after showing every plan')))
+    .option('--approve', 'deploy without asking (needed without a terminal)')
+    .option('--require-approval <when>', 'when to ask: any-change, or broadening (only IAM or security-group broadening asks)', 'any-change')
+    .option('--adopt-untagged', 'tag this env\'s stacks that were created before stacks were tagged (catalog:env), instead of refusing them')
+    .option('--skip-preflight', 'do not run the preflight checks first (e.g. against an emulator that cannot answer them)')
+    .option('--json', 'one JSON event per line on stdout, then a summary object')
     .addHelpText(
       'after',
       `
-New stacks are created directly; existing ones are updated through a change set whose plan is
-printed before it runs. The live aliases and the API stage keep serving what they serve: only
-release and rollback move traffic.
-Exit codes: 0 deployed or nothing to change, 2 bad input / account mismatch / shift in progress,
-3 a stack failed or is in a state that needs a hand (the message says what to do), 130 interrupted.`,
+First the preflight checks (see \`catalogctl preflight\`), then every stack's plan — new stacks
+from their template, existing ones from a change set — before anything executes. On a terminal
+deploy asks; without one it needs --approve. IAM or security-group broadening is called out, and
+asks even with --require-approval broadening. New stacks are created directly; existing ones are
+updated through the change set shown. The live aliases and the API stage keep serving what they
+serve: only release and rollback move traffic.
+
+Examples:
+  $ catalogctl deploy --env dev
+  $ catalogctl deploy --env prod --artifacts .build/prod/manifest.json --approve
+  $ catalogctl deploy --env staging --stack catalog-observability --require-approval broadening
+  $ catalogctl deploy --env dev --templates-dir templates-out/dev --approve --json | jq -c 'select(.type == "summary")'
+
+Exit codes: 0 deployed or nothing to change, 2 bad input / account mismatch / a stack tagged for
+another env / untagged stacks without --adopt-untagged / not approved (or no terminal and no
+--approve) / shift in progress, 3 a preflight check or a stack failed, or a stack is in a state
+that needs a hand (the message says what to do), 130 interrupted.`,
     )
-    .action(async (flags: StackFlags) => {
+    .action(async (flags: DeployFlags) => {
+      if (flags.requireApproval !== 'any-change' && flags.requireApproval !== 'broadening')
+        throw new UserInputError(`--require-approval: must be any-change or broadening, got "${flags.requireApproval}"`);
       const { config, aws } = await connect(flags);
-      const { only, codeKeys, templates } = await stackOptions(flags);
-      const { deployStacks } = await import('../../deploy/stacks.ts');
-      const reporter = await deployReporter();
+      const { only, codeKeys, templates } = await stackOptions(flags, config);
+      const { deployStacks, renderedTemplates } = await import('../../deploy/stacks.ts');
+      const { jsonLinesReporter } = await import('../output.ts');
+      const json = flags.json ? jsonLinesReporter() : undefined;
+      const reporter = json ?? (await deployReporter());
+      const stackTemplates = templates ?? (await renderedTemplates(config));
+      if (flags.skipPreflight) reporter.report({ level: 'warn', topic: 'preflight', message: 'preflight checks skipped (--skip-preflight)' });
+      else await preflightOrStop(config, aws, stackTemplates, flags.region ?? config.account.region, reporter, !json);
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
-        const result = await deployStacks({ config, only, codeKeys, templates }, { aws, reporter, signal: abort.signal });
-        for (const s of result.stacks) process.stdout.write(`${s.stack}: ${s.kind}\n`);
+        const result = await deployStacks(
+          { config, only, codeKeys, templates: stackTemplates, adoptUntagged: flags.adoptUntagged, approve: (req) => approveDeploy(config.name, flags, req) },
+          { aws, reporter, signal: abort.signal },
+        );
         const f = result.failed;
+        if (json) json.summary({ env: config.name, outcome: f ? f.kind : result.stacks.every((s) => s.kind === 'no-changes') ? 'no-changes' : 'deployed', stacks: result.stacks.map(({ stack, kind }) => ({ stack, kind })) });
+        else for (const s of result.stacks) process.stdout.write(`${s.stack}: ${s.kind}\n`);
         if (f) {
           const events = f.kind === 'failed' ? f.failures.map((e) => `\n  ${e.logicalId} ${e.status}: ${e.reason ?? ''}`).join('') : '';
           throw new DeployError(`deploy: ${f.stack} ${f.kind === 'blocked' ? `cannot be deployed (${f.status})` : `failed (${f.status})`}: ${f.advice}${events}`);
@@ -207,6 +278,40 @@ Exit codes: 0 deployed or nothing to change, 2 bad input / account mismatch / sh
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }
     });
+}
+
+/**
+ * The approval deploy asks for before anything executes (and again for a stack whose change set
+ * shows more than its plan did): --approve answers yes; --require-approval broadening lets changes
+ * that widen nothing through; otherwise a terminal is asked, and without one it is exit 2.
+ */
+async function approveDeploy(env: string, flags: DeployFlags, req: import('../../deploy/stacks.ts').ApprovalRequest): Promise<boolean> {
+  if (flags.approve) return true;
+  if (flags.requireApproval === 'broadening' && req.broadening.length === 0) return true;
+  const changing = req.plans.filter((p) => p.kind === 'create' || p.kind === 'update').map((p) => p.stack);
+  const broadens = req.broadening.map((b) => `${b.stack} ${b.reasons.join(' and ')}`).join('; ');
+  const what = `${req.replanned ? 'the change set of ' : ''}${changing.join(', ')}${broadens ? ` (broadens access: ${broadens})` : ''}`;
+  if (!process.stdin.isTTY) throw new UserInputError(`deploy: ${what} needs approval and there is no terminal to ask: pass --approve; nothing was changed`);
+  const { confirm } = await import('../prompt.ts');
+  return confirm(`${broadens ? `These changes broaden access: ${broadens}.\n` : ''}Deploy ${changing.length} stack(s) to ${env}? [y/N] `);
+}
+
+/** Preflight first thing in deploy: the table, and exit 3 before anything changes when a check fails. */
+async function preflightOrStop(
+  config: Awaited<ReturnType<typeof connect>>['config'],
+  aws: Awaited<ReturnType<typeof connect>>['aws'],
+  templates: import('../../deploy/stacks.ts').StackTemplates,
+  region: string,
+  reporter: { report: (e: import('../../reporter.ts').ReportEvent) => void },
+  table: boolean,
+): Promise<void> {
+  const { createPreflightApis, formatPreflight, runPreflight } = await import('../../deploy/preflight.ts');
+  reporter.report({ level: 'step', topic: 'preflight', message: 'preflight checks' });
+  const rows = await runPreflight(config, await createPreflightApis(aws), { region, templates });
+  const failed = rows.filter((r) => !r.ok);
+  reporter.report({ level: failed.length ? 'warn' : 'ok', topic: 'preflight', message: failed.length ? `${failed.length} preflight check(s) failed` : 'preflight checks passed', data: { checks: rows } });
+  if (table) process.stderr.write(formatPreflight(rows));
+  if (failed.length) throw new DeployError(`deploy: preflight failed (${failed.map((r) => r.check).join(', ')}); nothing was changed`);
 }
 
 /** Who runs this release, as the release lock records it: user@host, pid, and the CI job when there is one. */
@@ -267,7 +372,7 @@ another release holds the lock, 3 AWS failure, a missing gating alarm or a gate 
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       try {
         const { config, aws } = await connect(flags);
-        const gate = flags.verify ? await verifyGate(aws, config.name, Number(flags.verifyRequests), out.reporter) : undefined;
+        const gate = flags.verify ? await verifyGate(aws, config, Number(flags.verifyRequests), out.reporter) : undefined;
         const { release } = await import('../../deploy/release.ts');
         const templates = flags.templatesDir ? await readTemplatesDir(flags.templatesDir) : undefined;
         const reporter = out.reporter;
@@ -382,18 +487,40 @@ never-promoted --to, 3 AWS failure.`,
 
   awsOptions(program.command('status').description('Show the stack states, what each alias serves, the stage deployment and variables, any shift in progress and the last releases'))
     .option('--json', 'print the status as JSON')
+    .addHelpText(
+      'after',
+      `
+Also warns about operator-set secrets that still hold the placeholder CloudFormation generated
+(set them with \`catalogctl secrets set\`).
+
+Examples:
+  $ catalogctl status --env dev
+  $ catalogctl status --env prod --json | jq '.aliases'
+
+Exit codes: 0 status shown, 2 bad input / account mismatch / a stack tagged for another env,
+3 AWS failure.`,
+    )
     .action(async (flags: AwsFlags & { json?: boolean }) => {
       const { config, aws } = await connect(flags);
       const { status } = await import('../../deploy/release.ts');
+      const { placeholderSecrets } = await import('../../deploy/secrets.ts');
+      const { createSecretsManagerApi } = await import('../../aws/secretsmanager.ts');
       const { canonicalJson } = await import('../../util/canonical-json.ts');
       const s = await status(config, aws);
+      const secrets = await placeholderSecrets(config, { cloudformation: aws.cloudformation, secrets: await createSecretsManagerApi(aws.target) });
       if (flags.json) {
-        process.stdout.write(`${canonicalJson(s)}\n`);
+        process.stdout.write(`${canonicalJson({ ...s, ...(secrets.length ? { secrets } : {}) })}\n`);
         return;
       }
       const out = [`env ${s.env}${s.shiftInProgress ? '  (shift in progress)' : ''}`, 'stacks:'];
       const w = Math.max(...s.stacks.map((x) => x.stack.length));
       for (const x of s.stacks) out.push(`  ${x.stack.padEnd(w)}  ${x.status}${x.statusReason ? `  (${x.statusReason})` : ''}`);
+      for (const f of secrets)
+        out.push(
+          f.state === 'placeholder'
+            ? `warning: secret ${f.secret} still holds its generated placeholder: set it with \`catalogctl secrets set --env ${config.name} ${f.secret}\``
+            : `warning: cannot read secret ${f.secret} to check it was set (${f.reason})`,
+        );
       if (s.note) out.push(`note: ${s.note}`);
       if (s.aliases.length) out.push('aliases (live):');
       for (const a of s.aliases) {

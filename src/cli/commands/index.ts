@@ -3,6 +3,8 @@ import { registerRender } from './render.ts';
 import { registerValidate } from './validate.ts';
 import { registerPackage } from './package.ts';
 import { registerDeployCommands } from './deploy.ts';
+import { registerPreflight } from './preflight.ts';
+import { registerSecrets } from './secrets.ts';
 import { registerDb } from './db.ts';
 import { registerLocal } from './local.ts';
 import { registerVerify } from './verify.ts';
@@ -12,7 +14,9 @@ export function registerCommands(program: Command): void {
   registerRender(program);
   registerValidate(program);
   registerPackage(program);
+  registerPreflight(program);
   registerDeployCommands(program);
+  registerSecrets(program);
   registerDb(program);
   registerLocal(program);
   registerVerify(program);

@@ -25,13 +25,16 @@ async function stackTargetOf(flags: VerifyFlags): Promise<{ url: string; auditLo
   const { loadEnv } = await import('../../config/load.ts');
   const { assertAccount } = await import('../../aws/sts.ts');
   const { createCloudFormationApi } = await import('../../aws/cloudformation.ts');
+  const { guardStacks } = await import('../../aws/stack-guard.ts');
+  const { stackName } = await import('../../config/types.ts');
   const config = await loadEnv(flags.env!, { envDir: flags.envDir });
   const target = { region: flags.region ?? config.account.region, profile: flags.profile, endpoint: flags.endpointUrl };
   await assertAccount(target, config);
-  const stack = await (await createCloudFormationApi(target)).describeStack('catalog-service');
-  if (!stack) throw new DeployError(`--env ${config.name}: stack catalog-service does not exist in ${target.region}; deploy it first`);
+  const name = stackName(config, 'catalog-service');
+  const stack = await guardStacks(await createCloudFormationApi(target), config.name).describeStack(name);
+  if (!stack) throw new DeployError(`--env ${config.name}: stack ${name} does not exist in ${target.region}; deploy it first`);
   const url = stack.outputs.ApiUrl;
-  if (!url) throw new DeployError(`--env ${config.name}: stack catalog-service (${stack.status}) has no ApiUrl output`);
+  if (!url) throw new DeployError(`--env ${config.name}: stack ${name} (${stack.status}) has no ApiUrl output`);
   return { url, auditLogGroup: stack.outputs.AuditLogGroupName, region: target.region };
 }
 
