@@ -45,10 +45,23 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     assert.match(plan.stdout, /^catalog-network: new stack, 5 resources to create\n/);
     assert.match(plan.stdout, /catalog-service: new stack, 13 resources to create/);
 
-    const dep = await runCli(args('deploy', '--templates-dir', dir, '--artifacts', join(dir, 'manifest.json')), { env });
+    // The emulator cannot answer preflight's RDS and Lambda account calls (see preflight-cli.test.ts).
+    const deployArgs = (...more: string[]) => args('deploy', '--templates-dir', dir, '--skip-preflight', ...more);
+    // Without a terminal, a deploy that changes anything needs --approve: plan shown, nothing done.
+    const unapproved = await runCli(deployArgs('--artifacts', join(dir, 'manifest.json')), { env });
+    assert.equal(unapproved.code, 2, unapproved.stderr);
+    assert.match(unapproved.stderr, /catalog-network: new stack, 5 resources to create\n/);
+    assert.match(unapproved.stderr, /catalogctl: deploy: catalog-network, catalog-storage, catalog-secrets, catalog-service, catalog-observability \(broadens access: catalog-network adds security-group rules; catalog-service adds IAM permissions\) needs approval and there is no terminal to ask: pass --approve; nothing was changed\n$/);
+    assert.doesNotMatch(unapproved.stderr, /: creating\n/);
+    const cfn0 = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
+    assert.equal((await cfn0.send(new DescribeStacksCommand({}))).Stacks?.length ?? 0, 0, 'nothing was created');
+
+    const dep = await runCli(deployArgs('--artifacts', join(dir, 'manifest.json'), '--approve'), { env });
     assert.equal(dep.code, 0, dep.stderr);
     assert.equal(dep.stdout, STACK_NAMES.map((s) => `${s}: created\n`).join(''));
     assert.match(dep.stderr, /catalog-service: creating\n/);
+    // Every plan is printed before the first stack is created.
+    assert.ok(dep.stderr.indexOf('catalog-observability: new stack') < dep.stderr.indexOf('catalog-network: creating'), dep.stderr);
     const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     assert.equal((await cfn.send(new DescribeStacksCommand({ StackName: 'catalog-observability' }))).Stacks![0]!.StackStatus, 'CREATE_COMPLETE');
 
@@ -56,7 +69,7 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     const same = await runCli(args('diff', '--templates-dir', dir), { env });
     assert.equal(same.code, 0, same.stderr);
     assert.equal(same.stdout, STACK_NAMES.map((s) => `${s}: no changes\n`).join('\n'));
-    const again = await runCli(args('deploy', '--templates-dir', dir, '--stack', 'catalog-service'), { env });
+    const again = await runCli(deployArgs('--stack', 'catalog-service'), { env });
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, 'catalog-service: no-changes\n');
 
@@ -66,7 +79,7 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     const v = await lambda.send(new PublishVersionCommand({ FunctionName: name }));
     await lambda.send(new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: v.Version! }));
     await lambda.send(new UpdateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: v.Version!, RoutingConfig: { AdditionalVersionWeights: { '2': 0.1 } } }));
-    const locked = await runCli(args('deploy', '--templates-dir', dir), { env });
+    const locked = await runCli(deployArgs(), { env });
     assert.equal(locked.code, 2, locked.stderr);
     assert.match(locked.stderr, /catalogctl: deploy: a traffic shift is in progress on catalog-dev-list-datasets; finish it \(release --resume\) or run rollback first/);
     const shown = await runCli(args('diff', '--templates-dir', dir), { env });

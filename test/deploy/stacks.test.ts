@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { CloudFormationClient, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { APIGatewayClient, GetStageCommand } from '@aws-sdk/client-api-gateway';
-import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
+import { createAwsApi, createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
 import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../../src/config/types.ts';
 import { formatPlans } from '../../src/deploy/print-plan.ts';
 import { deployStacks, diffStacks, MAX_TEMPLATE_BODY, type StackDeps } from '../../src/deploy/stacks.ts';
@@ -44,6 +44,13 @@ describe('deploy/stacks: diff and deploy against the emulator', function () {
 
   const goLive = () => liveFixture(moto, config);
 
+  async function envTag(name: string): Promise<string | undefined> {
+    const s = (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks![0]!;
+    return s.Tags?.find((t) => t.Key === 'catalog:env')?.Value;
+  }
+
+  const stackNames = async () => ((await cfn.send(new DescribeStacksCommand({}))).Stacks ?? []).map((s) => s.StackName!).sort();
+
   it('creates the five stacks in order, each fed the Outputs before it, and a second deploy changes nothing', async () => {
     const codeKeys = await putCode(moto, config, 'a');
     const templates = fixtureTemplates(config);
@@ -52,6 +59,10 @@ describe('deploy/stacks: diff and deploy against the emulator', function () {
     assert.equal(first.failed, undefined);
     assert.deepEqual(first.stacks.map((s) => [s.stack, s.kind]), STACK_NAMES.map((s) => [s, 'created']));
     assert.deepEqual(rec.messages('deploy').filter((m) => m.endsWith(': creating')), STACK_NAMES.map((s) => `${s}: creating`));
+    // Every stack's plan (new stacks: from the template) was reported before the first stack was created.
+    const firstRun = rec.events.findIndex((e) => e.level === 'step' && e.message.endsWith(': creating'));
+    assert.deepEqual(rec.events.slice(0, firstRun).filter((e) => e.data?.plan).map((e) => (e.data!.plan as { kind: string }).kind), STACK_NAMES.map(() => 'create'));
+    for (const s of STACK_NAMES) assert.equal(await envTag(s), 'dev', `${s} carries its env`);
 
     const outputs = (i: number) => { const s = first.stacks[i]!; assert.ok('outputs' in s); return s.outputs; };
     const net = outputs(0);
@@ -136,12 +147,66 @@ describe('deploy/stacks: diff and deploy against the emulator', function () {
     assert.match(keys[0]!, /^catalog\/dev\/templates\/catalog-service\/[0-9a-f]{64}\.json$/);
   });
 
-  it('a new catalog-service without code keys is bad input naming the fix', async () => {
+  it('a new catalog-service without code keys is bad input naming the fix, before any stack is created', async () => {
     await putCode(moto, config, 'a');
     await assert.rejects(
       deployStacks({ config, templates: fixtureTemplates(config) }, deps()),
       (e: unknown) => e instanceof UserInputError && /catalog-service: no code to deploy for CodeKeyAuditRelay.*catalogctl release --env dev/.test(e.message),
     );
+    assert.deepEqual(await stackNames(), []);
+  });
+
+  it("two envs in one account and region each deploy their own stacks; an env with the other's stack names is refused before anything changes", async () => {
+    const dev = await putCode(moto, config, 'a');
+    await deployStacks({ config, templates: fixtureTemplates(config), codeKeys: dev }, deps());
+    // qa: dev.yaml copied, with its own name, stack prefix and artifact prefix.
+    const qa = { ...structuredClone(config), name: 'qa', stackPrefix: 'catalog-qa', artifacts: { ...config.artifacts, prefix: 'catalog/qa' } };
+    const qaCode = await putCode(moto, qa, 'a', false);
+    const out = await deployStacks({ config: qa, templates: fixtureTemplates(qa), codeKeys: qaCode }, deps());
+    assert.deepEqual(out.stacks.map((s) => [s.stack, s.kind]), STACK_NAMES.map((s) => [s.replace('catalog-', 'catalog-qa-'), 'created']));
+    assert.deepEqual(await stackNames(), [...STACK_NAMES, ...STACK_NAMES.map((s) => s.replace('catalog-', 'catalog-qa-'))].sort());
+    for (const s of STACK_NAMES) {
+      assert.equal(await envTag(s), 'dev');
+      assert.equal(await envTag(s.replace('catalog-', 'catalog-qa-')), 'qa');
+    }
+    const plans = await diffStacks({ config: qa, templates: fixtureTemplates(qa), codeKeys: qaCode }, deps());
+    assert.deepEqual(plans.plans.map((p) => [p.stack, p.kind]), STACK_NAMES.map((s) => [s.replace('catalog-', 'catalog-qa-'), 'no-changes']));
+
+    // The copy that kept dev's stack names: refused (exit 2) by diff, deploy and the guarded interface.
+    const copy = { ...qa, stackPrefix: 'catalog' };
+    const refused = (e: unknown) => e instanceof UserInputError && e.message.startsWith("stack catalog-network is tagged catalog:env=dev, not env qa: refusing to act on another env's stack");
+    await assert.rejects(diffStacks({ config: copy, templates: fixtureTemplates(copy), codeKeys: qaCode }, deps()), refused);
+    await assert.rejects(deployStacks({ config: copy, templates: fixtureTemplates(copy, { extraDescription: '!' }), codeKeys: qaCode }, deps()), refused);
+    const guarded = await createGuardedAwsApi({ region: moto.region, endpoint: moto.endpoint }, copy);
+    await assert.rejects(guarded.cloudformation.describeStack('catalog-service'), (e: unknown) => e instanceof UserInputError && e.message.startsWith('stack catalog-service is tagged catalog:env=dev, not env qa'));
+    assert.equal((await cfn.send(new ListChangeSetsCommand({ StackName: 'catalog-network' }))).Summaries?.filter((c) => c.ExecutionStatus !== 'EXECUTE_COMPLETE').length ?? 0, 0);
+  });
+
+  it('stacks created before env tags are refused by deploy until --adopt-untagged tags them; read-only commands only warn', async () => {
+    const templates = fixtureTemplates(config);
+    await cfn.send(new CreateStackCommand({ StackName: 'catalog-network', TemplateBody: JSON.stringify(templates['catalog-network']) }));
+    assert.equal(await envTag('catalog-network'), undefined);
+    await assert.rejects(
+      deployStacks({ config, templates, only: ['catalog-network'] }, deps()),
+      (e: unknown) => e instanceof UserInputError && /^deploy: catalog-network has no catalog:env tag .*--adopt-untagged/.test(e.message),
+    );
+    const warned: string[] = [];
+    const guarded = await createGuardedAwsApi({ region: moto.region, endpoint: moto.endpoint }, config, { onUntagged: (s) => warned.push(s) });
+    await diffStacks({ config, templates, only: ['catalog-network'] }, { aws: guarded, pollMs: 0 });
+    await guarded.cloudformation.describeStack('catalog-network');
+    assert.deepEqual(warned, ['catalog-network'], 'warned once per stack');
+
+    // The emulator reads a change set that changes only tags as "no changes" and does not apply a
+    // change set's tags to the stack (real CloudFormation does both), so the adopting deploy carries
+    // a template change here, and the tags are checked on the CreateChangeSet call itself.
+    const next = fixtureTemplates(config);
+    (next['catalog-network'] as { Resources: { Vpc: { Properties: Record<string, unknown> } } }).Resources.Vpc.Properties.EnableDnsSupport = true;
+    const sent: (Record<string, string> | undefined)[] = [];
+    const recording = { ...aws, cloudformation: { ...aws.cloudformation, createChangeSet: (input: Parameters<AwsApi['cloudformation']['createChangeSet']>[0]) => (sent.push(input.tags), aws.cloudformation.createChangeSet(input)) } };
+    const out = await deployStacks({ config, templates: next, only: ['catalog-network'], adoptUntagged: true }, { aws: recording, pollMs: 0 });
+    assert.match(formatPlans(out.plans), /tag catalog:env: \(none\) → "dev"/);
+    assert.deepEqual(out.stacks.map((s) => s.kind), ['updated']);
+    assert.deepEqual(sent, [{ ...config.tags, 'catalog:env': 'dev' }]);
   });
 
   it('diff of an account with no stacks shows five new stacks and creates nothing', async () => {
