@@ -152,7 +152,8 @@ export async function checkAvailabilityZones(ec2: Ec2Api, config: EnvConfig, reg
   return guarded(check, needed, async () => {
     const zones = await ec2.availabilityZones();
     const available = zones.filter((z) => z.state === 'available').map((z) => z.name);
-    if (!wanted) return { check, found: `${available.length} available: ${available.join(', ') || 'none'}`, needed, ok: available.length >= 2 };
+    const shown = available.length > 3 ? `${available.slice(0, 3).join(', ')}, …` : available.join(', ') || 'none';
+    if (!wanted) return { check, found: `${available.length} available: ${shown}`, needed, ok: available.length >= 2 };
     const missing = wanted.filter((z) => !available.includes(z));
     const states = missing.map((z) => `${z} ${zones.find((x) => x.name === z)?.state ?? 'not in the region'}`);
     return { check, found: missing.length ? states.join(', ') : `${wanted.join(', ')} available`, needed, ok: missing.length === 0 };

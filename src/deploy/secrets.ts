@@ -64,8 +64,10 @@ export function findOperatorSecret(name: string): OperatorSecret {
   if (s) return s;
   if (name in NOT_OPERATOR_SET) throw new UserInputError(`secrets set: ${name} is not set by hand: ${NOT_OPERATOR_SET[name]}`);
   const known = OPERATOR_SECRETS.map((x) => x.logicalId);
+  const typed = name.toLowerCase();
+  // Close in spelling, or the start of the name (`pollertoken` for PollerTokenSecret).
   const near = [...known, ...Object.keys(NOT_OPERATOR_SET)]
-    .map((k) => ({ k, d: distance(name.toLowerCase(), k.toLowerCase()) }))
+    .map((k) => ({ k, d: k.toLowerCase().startsWith(typed) && typed.length >= 4 ? 0 : distance(typed, k.toLowerCase()) }))
     .filter((x) => x.d <= Math.max(2, Math.floor(x.k.length / 3)))
     .sort((a, b) => a.d - b.d)[0];
   const hint = near ? `; did you mean ${near.k}?` : '';
@@ -112,14 +114,18 @@ export async function secretArn(config: EnvConfig, cfn: Pick<CloudFormationApi, 
   return arn;
 }
 
-/** Puts the value as the secret's new current version; returns the ARN and version id (never the value). */
+/**
+ * Puts the value as the secret's new current version; returns the ARN and version id (never the
+ * value). The secret is found first, so nobody types a value into a command that then refuses.
+ */
 export async function setSecret(
   config: EnvConfig,
   apis: { cloudformation: Pick<CloudFormationApi, 'describeStack'>; secrets: SecretsManagerApi },
   secret: OperatorSecret,
-  value: string,
+  readValue: () => Promise<string>,
 ): Promise<{ arn: string; versionId?: string }> {
   const arn = await secretArn(config, apis.cloudformation, secret);
+  const value = normalizeSecretValue(secret, await readValue());
   const versionId = await apis.secrets.putSecretString(arn, secretString(secret, value));
   return { arn, versionId };
 }

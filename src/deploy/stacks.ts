@@ -70,6 +70,11 @@ export interface StackRunOptions {
    * Absent: nothing is asked (release asks before it moves traffic).
    */
   approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /**
+   * Read-only checks (the CLI's preflight) run once the stacks are read and the env, tag and shift
+   * guards have passed, before any change set is made; they throw to stop the deploy.
+   */
+  preflight?: () => Promise<void>;
 }
 
 export type StackOutcome =
@@ -577,6 +582,7 @@ export async function deployStacks(opts: StackRunOptions, deps: StackDeps): Prom
       throw new UserInputError(`deploy: a traffic shift is in progress on ${state.shifting.join(', ')}; finish it (release --resume) or run rollback first`);
     live = state.live;
   }
+  await opts.preflight?.();
   const planned: Planned[] = [];
   try {
     planned.push(...(await planStacks(r, opts, { mode: 'deploy', current, live, templates })));

@@ -257,14 +257,16 @@ that needs a hand (the message says what to do), 130 interrupted.`,
       const json = flags.json ? jsonLinesReporter() : undefined;
       const reporter = json ?? (await deployReporter());
       const stackTemplates = templates ?? (await renderedTemplates(config));
-      if (flags.skipPreflight) reporter.report({ level: 'warn', topic: 'preflight', message: 'preflight checks skipped (--skip-preflight)' });
-      else await preflightOrStop(config, aws, stackTemplates, flags.region ?? config.account.region, reporter, !json);
+      const preflight = async () => {
+        if (flags.skipPreflight) reporter.report({ level: 'warn', topic: 'preflight', message: 'preflight checks skipped (--skip-preflight)' });
+        else await preflightOrStop(config, aws, stackTemplates, flags.region ?? config.account.region, reporter, !json);
+      };
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         const result = await deployStacks(
-          { config, only, codeKeys, templates: stackTemplates, adoptUntagged: flags.adoptUntagged, approve: (req) => approveDeploy(config.name, flags, req) },
+          { config, only, codeKeys, templates: stackTemplates, adoptUntagged: flags.adoptUntagged, preflight, approve: (req) => approveDeploy(config.name, flags, req) },
           { aws, reporter, signal: abort.signal },
         );
         const f = result.failed;

@@ -24,14 +24,13 @@ Exit codes: 0 set, 2 bad input (unknown name, empty value, account mismatch, a s
 another env), 3 AWS failure (no catalog-secrets stack yet, access denied), 130 interrupted.`,
     )
     .action(async (name: string, flags: AwsFlags) => {
-      const { findOperatorSecret, normalizeSecretValue, setSecret, MAX_SECRET_BYTES } = await import('../../deploy/secrets.ts');
+      const { findOperatorSecret, setSecret, MAX_SECRET_BYTES } = await import('../../deploy/secrets.ts');
       const secret = findOperatorSecret(name);
       const { config, aws } = await connect(flags);
       const { readAll, readHidden } = await import('../prompt.ts');
-      const raw = process.stdin.isTTY ? await readHidden(`Value for ${secret.logicalId} (not echoed): `) : await readAll(process.stdin, MAX_SECRET_BYTES, 'secrets set');
-      const value = normalizeSecretValue(secret, raw);
       const { createSecretsManagerApi } = await import('../../aws/secretsmanager.ts');
-      const { arn, versionId } = await setSecret(config, { cloudformation: aws.cloudformation, secrets: await createSecretsManagerApi(aws.target) }, secret, value);
+      const readValue = () => (process.stdin.isTTY ? readHidden(`Value for ${secret.logicalId} (not echoed): `) : readAll(process.stdin, MAX_SECRET_BYTES, 'secrets set'));
+      const { arn, versionId } = await setSecret(config, { cloudformation: aws.cloudformation, secrets: await createSecretsManagerApi(aws.target) }, secret, readValue);
       process.stdout.write(`${secret.logicalId}: set (${arn}${versionId ? `, version ${versionId}` : ''})\n`);
     });
 }
