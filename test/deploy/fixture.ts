@@ -114,8 +114,10 @@ export async function createOutputStacks(moto: Moto, fx: Fixture, functions: str
   for (const [k, v] of Object.entries(moreServiceOutputs)) svc[k] = { Value: v };
   ['ListDatasets', 'GetDataset', 'WriteDataset', 'Authorizer'].forEach((k, i) => (svc[`FunctionName${k}`] = { Value: functions[i]! }));
   const tpl = (outputs: object) => JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }, Outputs: outputs });
-  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc) }));
-  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }) }));
+  // Tagged for env dev, as `catalogctl deploy` tags the stacks it creates (src/aws/stack-guard.ts).
+  const Tags = [{ Key: 'catalog:env', Value: 'dev' }];
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: tpl(svc), Tags }));
+  await cfn.send(new CreateStackCommand({ StackName: 'catalog-observability', TemplateBody: tpl({ AlarmNames: { Value: fx.alarmNames.join(',') } }), Tags }));
 }
 
 /** A release that moved something (not "nothing to release"), for tests that expect one. */

@@ -136,7 +136,8 @@ async function deployReporter() {
     report: (e: Parameters<typeof printer.report>[0]) => {
       const plan = e.data?.plan as Parameters<typeof formatStackPlan>[0] | undefined;
       if (!plan || e.data?.replanned) printer.report(e);
-      if (plan) process.stderr.write(formatStackPlan(plan, style));
+      // A live progress line on a terminal is cleared first, so the plan never runs into it.
+      if (plan) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${formatStackPlan(plan, style)}`);
     },
   };
 }
