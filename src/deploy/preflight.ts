@@ -103,8 +103,11 @@ async function guarded(check: string, needed: string, run: () => Promise<Preflig
   try {
     return await run();
   } catch (err) {
-    const e = err as { name?: string; message?: string };
-    return { check, found: `could not check: ${e.name ?? 'Error'}: ${oneLine(e.message ?? String(err)).slice(0, 200)}`, needed, ok: false };
+    const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    // The SDK appends a paragraph on how to see the raw response when an answer is not AWS's format.
+    const message = oneLine(e.message ?? String(err)).replace(/\s*Deserialization error:.*$/, '');
+    const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
+    return { check, found: `could not check: ${e.name ?? 'Error'}${status}: ${message.length > 120 ? `${message.slice(0, 119)}…` : message}`, needed, ok: false };
   }
 }
 
