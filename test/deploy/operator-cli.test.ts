@@ -107,6 +107,15 @@ describe('catalogctl preflight / diff --fail / deploy --json / env guard / secre
     }
     // dev's own stacks are untouched and still dev's.
     for (const s of STACK_NAMES) assert.equal((await cfn.send(new DescribeStacksCommand({ StackName: s }))).Stacks![0]!.StackStatus, 'CREATE_COMPLETE');
+
+    // With its own stackPrefix, qa addresses only its own stacks; --stack takes either name.
+    await writeFile(join(dir, 'envs', 'qa.yaml'), `${await readFile(join(dir, 'envs', 'qa.yaml'), 'utf8')}stackPrefix: catalog-qa\n`);
+    const own = await runCli(args(['diff'], 'qa', '--templates-dir', dir, '--stack', 'catalog-qa-network', '--stack', 'catalog-storage'), { env });
+    assert.equal(own.code, 0, own.stderr);
+    assert.match(own.stdout, /^catalog-qa-network: new stack, 5 resources to create\n[^]*\ncatalog-qa-storage: new stack, 1 resource to create\n/);
+    const typo = await runCli(args(['diff'], 'qa', '--stack', 'catalog-qa-netwrk'), { env });
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /^catalogctl: --stack: "catalog-qa-netwrk" is not one of catalog-network \(catalog-qa-network\), catalog-storage \(catalog-qa-storage\), /);
   });
 
   it('status warns about a secret still holding its generated placeholder; secrets set replaces it from stdin and never prints it', async () => {
