@@ -430,13 +430,12 @@ interface PlanContext {
  * is missing now but will be an Output of a stack planned before it (a new stack, or one that
  * changes) defers that stack's change set: its plan comes from the template.
  */
-async function planStacks(r: Runner, opts: StackRunOptions, ctx: PlanContext): Promise<Planned[]> {
+async function planStacks(r: Runner, opts: StackRunOptions, ctx: PlanContext, planned: Planned[] = []): Promise<Planned[]> {
   const { config } = opts;
   const tags = stackTags(config);
   const upstream: Record<string, string> = {};
   /** Output name → the stack planned before that will (re)produce it in this run. */
   const forthcoming = new Map<string, string>();
-  const planned: Planned[] = [];
   for (const logical of STACK_NAMES) {
     const current = ctx.current.get(logical);
     const upstreamOutputs = { ...upstream };
@@ -585,7 +584,8 @@ export async function deployStacks(opts: StackRunOptions, deps: StackDeps): Prom
   await opts.preflight?.();
   const planned: Planned[] = [];
   try {
-    planned.push(...(await planStacks(r, opts, { mode: 'deploy', current, live, templates })));
+    // Filled as it goes, so the change sets of a planning that fails half-way are deleted too.
+    await planStacks(r, opts, { mode: 'deploy', current, live, templates }, planned);
     const plans = planned.map((p) => p.plan);
     for (const p of plans) r.reporter.report({ level: 'info', topic: 'deploy', message: `${p.stack}: plan`, data: { stack: p.stack, plan: p } });
     const stopped = planned.find((p) => p.plan.kind === 'blocked' || p.failedReason !== undefined);

@@ -403,6 +403,21 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     assert.deepEqual(cf.commandCalls(DeleteChangeSetCommand).map((c) => c.args[0].input.StackName), ['catalog-storage']);
   });
 
+  it('a plan that stops half-way (bad input on a later stack) leaves no change set behind', async () => {
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', 'UPDATE_COMPLETE', { ...storageParams, Outputs: [{ OutputKey: 'DbEndpointAddress', OutputValue: 'db.local' }] }));
+    cf.on(DescribeStacksCommand, { StackName: 'catalog-secrets' }).resolves(stack('catalog-secrets', 'UPDATE_COMPLETE'));
+    cf.on(CreateChangeSetCommand).resolves({ Id: 'cs-1' });
+    cf.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'AVAILABLE', Changes: [{ Type: 'Resource', ResourceChange: { Action: 'Modify', LogicalResourceId: 'DbSubnetGroup', ResourceType: 'AWS::RDS::DBSubnetGroup', Replacement: 'False' } }] });
+    const broken = { ...templates, 'catalog-secrets': { ...templates['catalog-secrets'], Parameters: { Unwired: { Type: 'String' } } } };
+    await assert.rejects(
+      deployStacks({ config, templates: broken, only: ['catalog-storage', 'catalog-secrets'] }, deps),
+      (e: unknown) => e instanceof UserInputError && /^catalog-secrets: parameters without a value: Unwired/.test(e.message),
+    );
+    assert.equal(cf.commandCalls(CreateChangeSetCommand).length, 1, 'storage was planned');
+    assert.deepEqual(cf.commandCalls(DeleteChangeSetCommand).map((c) => c.args[0].input.StackName), ['catalog-storage']);
+    assert.equal(cf.commandCalls(ExecuteChangeSetCommand).length, 0);
+  });
+
   it("a stack tagged for another env is refused (exit 2) by diff and deploy; an untagged one only by deploy, unless it adopts it", async () => {
     cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(stack('catalog-storage', 'UPDATE_COMPLETE', { ...storageParams, Tags: [{ Key: 'catalog:env', Value: 'qa' }] }));
     const foreign = (e: unknown) => e instanceof UserInputError && /^stack catalog-storage is tagged catalog:env=qa, not env dev: refusing to act on another env's stack/.test(e.message);
