@@ -180,7 +180,7 @@ Evidence Ledger bus  evidence-ledger exists                                 evid
     rds.on(DescribeDBEngineVersionsCommand).rejects(accessDenied());
     const r = row(await run(await env('dev')), 'RDS engine version');
     assert.equal(r.ok, false);
-    assert.match(r.found, /^could not check: AccessDenied: User: arn:aws:iam::123456789012:user\/ci is not authorized/);
+    assert.match(r.found, /^could not check: AccessDenied \(HTTP 403\): User: arn:aws:iam::123456789012:user\/ci is not authorized/);
   });
 
   it('reads the storage type, encryption and writer from the rendered storage stack', async () => {
