@@ -81,6 +81,12 @@ describe('catalogctl preflight / diff --fail / deploy --json / env guard / secre
     assert.equal(before.code, 4, before.stderr);
     assert.match(before.stderr, /catalogctl: diff: 5 stack\(s\) would change: catalog-network, catalog-storage, catalog-secrets, catalog-service, catalog-observability\n$/);
 
+    // Stopped before anything ran (no terminal, no --approve): still a summary, saying why and with which exit code.
+    const stopped = await runCli(args(['deploy'], 'dev', '--templates-dir', dir, '--artifacts', join(dir, 'manifest.json'), '--skip-preflight', '--json'), { env });
+    assert.equal(stopped.code, 2);
+    const last = JSON.parse(stopped.stdout.trimEnd().split('\n').at(-1)!) as Record<string, unknown>;
+    assert.deepEqual({ ...last, error: String(last.error).slice(0, 40) }, { type: 'summary', env: 'dev', outcome: 'stopped', exitCode: 2, error: 'deploy: catalog-network, catalog-storage' });
+
     const dep = await runCli(args(['deploy'], 'dev', '--templates-dir', dir, '--artifacts', join(dir, 'manifest.json'), '--approve', '--skip-preflight', '--json'), { env });
     assert.equal(dep.code, 0, dep.stderr);
     const lines = dep.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; level?: string; message?: string; data?: { plan?: { kind: string } } } & Record<string, unknown>);

@@ -265,18 +265,28 @@ that needs a hand (the message says what to do), 130 interrupted.`,
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      let summarized = false;
       try {
         const result = await deployStacks(
           { config, only, codeKeys, templates: stackTemplates, adoptUntagged: flags.adoptUntagged, preflight, approve: (req) => approveDeploy(config.name, flags, req) },
           { aws, reporter, signal: abort.signal },
         );
         const f = result.failed;
-        if (json) json.summary({ env: config.name, outcome: f ? f.kind : result.stacks.every((s) => s.kind === 'no-changes') ? 'no-changes' : 'deployed', stacks: result.stacks.map(({ stack, kind }) => ({ stack, kind })) });
-        else for (const s of result.stacks) process.stdout.write(`${s.stack}: ${s.kind}\n`);
+        if (json) {
+          json.summary({ env: config.name, outcome: f ? f.kind : result.stacks.every((s) => s.kind === 'no-changes') ? 'no-changes' : 'deployed', stacks: result.stacks.map(({ stack, kind }) => ({ stack, kind })) });
+          summarized = true;
+        } else for (const s of result.stacks) process.stdout.write(`${s.stack}: ${s.kind}\n`);
         if (f) {
           const events = f.kind === 'failed' ? f.failures.map((e) => `\n  ${e.logicalId} ${e.status}: ${e.reason ?? ''}`).join('') : '';
           throw new DeployError(`deploy: ${f.stack} ${f.kind === 'blocked' ? `cannot be deployed (${f.status})` : `failed (${f.status})`}: ${f.advice}${events}`);
         }
+      } catch (err) {
+        // --json always ends with a summary, also when deploy stops before or during the stacks.
+        if (json && !summarized) {
+          const { CatalogError } = await import('../../errors.ts');
+          json.summary({ env: config.name, outcome: 'stopped', exitCode: err instanceof CatalogError ? err.exitCode : 1, error: (err as Error).message });
+        }
+        throw err;
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }
