@@ -16,7 +16,7 @@ import { silentReporter } from '../reporter.ts';
 import { pascal } from '../templates/cfn.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { CodeKeys } from './params.ts';
-import { deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
+import { assertOwnStacks, deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
 import { AUTHORIZER_METRICS } from '../handlers/authorizer/metrics.ts';
 import { checkShiftLock, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, LIVE_ALIAS, readAliases, shiftTraffic, type FunctionShift, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 
@@ -251,6 +251,7 @@ export async function acquireReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvCon
  */
 export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
   const reporter = opts.reporter ?? silentReporter;
+  await assertOwnStacks(config, aws.cloudformation);
   const unlock = await acquireReleaseLock(aws, config, { holder: opts.lockHolder, force: opts.forceUnlock, reporter });
   try {
     return await releaseLocked(config, aws, opts, reporter);
@@ -429,8 +430,10 @@ export interface RollbackResult {
  * what differs is changed, so a second run changes nothing.
  */
 export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: string; reporter?: Reporter; stackPollMs?: number } = {}): Promise<RollbackResult> {
+  await assertOwnStacks(config, aws.cloudformation);
   const m = await readManifest(aws, config, opts.to ?? 'latest');
   if (!m) throw new UserInputError(opts.to ? `--to: no release ${opts.to} in s3://${config.artifacts.bucket}/${releasesPrefix(config)}` : `rollback: no release recorded for env ${config.name}`);
+  if (m.env !== config.name) throw new UserInputError(`rollback: release ${m.releaseId} in s3://${config.artifacts.bucket}/${releasesPrefix(config)} is env ${m.env}'s, not env ${config.name}'s; give env ${config.name} its own artifacts.prefix`);
   // A release that was promoted and later rolled back by hand can be gone back to; one stopped mid-shift cannot.
   if (opts.to && m.outcome !== 'promoted' && !m.rolledBackAt) throw new UserInputError(`--to: release ${m.releaseId} was ${m.outcome}${m.reason ? ` (${m.reason})` : ''}, never promoted; pick a promoted release (catalogctl status lists them)`);
   const changed: string[] = [];

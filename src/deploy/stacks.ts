@@ -212,6 +212,18 @@ async function describeAll(r: Runner, config: EnvConfig): Promise<Map<StackName,
   return m;
 }
 
+/**
+ * The env guard for commands that act on what a release manifest names (release, rollback) rather
+ * than on stacks: reads the env's stacks first, so a stack tagged for another env stops the command
+ * (exit 2) before it takes a lock or moves an alias.
+ */
+export async function assertOwnStacks(config: EnvConfig, cfn: Pick<AwsApi['cloudformation'], 'describeStack'>): Promise<void> {
+  for (const s of STACK_NAMES) {
+    const summary = await cfn.describeStack(stackName(config, s));
+    if (summary) checkStackEnv(summary, config.name);
+  }
+}
+
 const notFound = (err: unknown) => /NotFound|does not exist|Invalid Stage/i.test(`${(err as Error).name} ${(err as Error).message}`);
 
 /**

@@ -106,7 +106,8 @@ describe('catalogctl preflight / diff --fail / deploy --json / env guard / secre
     const aws = await createAwsApi({ region: moto.region, endpoint: moto.endpoint });
     await deployStacks({ config, templates: fixtureTemplates(config), codeKeys: await putCode(moto, config, 'a', false) }, { aws, pollMs: 0 });
     const refusal = /^catalogctl: stack catalog-\w+ is tagged catalog:env=dev, not env qa: refusing to act on another env's stack \(give env qa its own stackPrefix in its env file\)\n$/;
-    for (const cmd of [['diff'], ['deploy', '--approve', '--skip-preflight', '--templates-dir', dir], ['status'], ['verify'], ['secrets', 'set', 'PollerTokenSecret']]) {
+    const commands = [['diff'], ['deploy', '--approve', '--skip-preflight', '--templates-dir', dir], ['status'], ['release', '--skip-deploy', '--approve'], ['rollback'], ['verify'], ['secrets', 'set', 'PollerTokenSecret']];
+    for (const cmd of commands) {
       const r = await runCli(args(cmd, 'qa'), { env, input: 'token\n' });
       assert.equal(r.code, 2, `${cmd.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, refusal, `${cmd.join(" ")}: ${r.stderr}`);
@@ -119,6 +120,11 @@ describe('catalogctl preflight / diff --fail / deploy --json / env guard / secre
     const own = await runCli(args(['diff'], 'qa', '--templates-dir', dir, '--stack', 'catalog-qa-network', '--stack', 'catalog-storage'), { env });
     assert.equal(own.code, 0, own.stderr);
     assert.match(own.stdout, /^catalog-qa-network: new stack, 5 resources to create\n[^]*\ncatalog-qa-storage: new stack, 1 resource to create\n/);
+    // It still shares dev's artifact prefix: rollback refuses dev's release manifest rather than move dev's aliases.
+    await aws.s3.putObject(config.artifacts.bucket, 'catalog/dev/releases/latest.json', JSON.stringify({ releaseId: 'r1', env: 'dev', outcome: 'promoted', functions: [{ functionName: 'catalog-dev-list-datasets', versionBefore: '1', versionAfter: '2' }] }));
+    const rb = await runCli(args(['rollback'], 'qa'), { env });
+    assert.equal(rb.code, 2);
+    assert.equal(rb.stderr, `catalogctl: rollback: release r1 in s3://${config.artifacts.bucket}/catalog/dev/releases/ is env dev's, not env qa's; give env qa its own artifacts.prefix\n`);
     const typo = await runCli(args(['diff'], 'qa', '--stack', 'catalog-qa-netwrk'), { env });
     assert.equal(typo.code, 2);
     assert.match(typo.stderr, /^catalogctl: --stack: "catalog-qa-netwrk" is not one of catalog-network \(catalog-qa-network\), catalog-storage \(catalog-qa-storage\), /);
