@@ -1,3 +1,14 @@
 // Generated at build time by scripts/gen-env-validator.mjs (ajv standalone code).
-declare const validate: (data: unknown) => boolean;
+import type { AwsRegion } from './schema.ts';
+
+interface AjvError {
+  instancePath: string;
+  schemaPath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+declare const validate: ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 export default validate;
+/** Every region of AWS's partition metadata at build time. */
+export declare const awsRegions: readonly AwsRegion[];

@@ -1,196 +1,50 @@
 /**
- * Loads envs/<env>.yaml into a frozen EnvConfig. YAML is parsed with a line counter so every
- * error, from a syntax slip to a cross-field rule, is reported as one line naming the place:
- * `envs/prod.yaml:14:7 api.cache.sizeGb: must be one of 0.5, 1.6, …`.
+ * Loads envs/<env>.yaml into a frozen EnvConfig. Every problem, from an unreadable file or a syntax
+ * slip to a cross-field rule, is one line naming the place (`envs/prod.yaml:14:7 api.cache.sizeGb:
+ * must be one of 0.5, 1.6, …`), and all of a file's problems are reported at once, sorted by
+ * position.
+ *
+ * `extends: <file>` (relative to the file) names a base the env only states differences from:
+ * mappings merge key by key, anything else (lists, scalars) is replaced whole, and `key: null`
+ * removes an inherited key. A problem is reported in whichever file holds the value. Files whose
+ * name starts with `_` are bases, never envs (`--all` leaves them out). Both `.yaml` and `.yml`
+ * are env files; two files for one env are an error.
  */
-import { readFile, readdir } from 'node:fs/promises';
-import { basename, join, relative, isAbsolute } from 'node:path';
-import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UserInputError } from '../errors.ts';
-import { validateEnvSchema, type SchemaError } from './validate-schema.ts';
+import { envCollisions } from './collisions.ts';
+import { combineEnvErrors, EnvFileError } from './errors.ts';
+import { forbiddenCharProblems, ruleProblems } from './rules.ts';
+import { formatKeyPath, problemAt, readEnvSource, scalarSource, setOwn, type EnvSource } from './source.ts';
 import { DEFAULT_STACK_PREFIX, type EnvConfig } from './types.ts';
+import { schemaProblems } from './validate-schema.ts';
 
-export type ConfigPath = readonly (string | number)[];
+export { EnvFileError, combineEnvErrors, formatProblem, type EnvProblem } from './errors.ts';
+export type { ConfigPath, ConfigProblem } from './validate-schema.ts';
+export { displayPath, formatKeyPath, readEnvSource, MAX_EXTENDS_DEPTH, type EnvLayer, type EnvSource } from './source.ts';
 
-export interface ConfigProblem {
-  path: ConfigPath;
-  message: string;
-  /** Point at the key itself (default) or at its value. */
-  at?: 'key' | 'value';
-}
+const ENV_NAME = /^[a-z][a-z0-9-]{1,15}$/;
+const ENV_FILE = /^(?!_)(.+)\.ya?ml$/;
 
-/** Bad input in an env file: carries the location and the dotted key path for tests and reports. */
-export class EnvFileError extends UserInputError {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly col: number,
-    readonly keyPath: string,
-    readonly detail: string,
-  ) {
-    super(`${file}:${line}:${col} ${keyPath ? `${keyPath}: ` : ''}${detail}`);
+/** Validates merged settings; returns the frozen config or throws every problem at once. */
+function validateSource(src: EnvSource, expectName?: string): EnvConfig {
+  const { layers, data } = src;
+  const chars = forbiddenCharProblems(data);
+  const charPaths = new Set(chars.map((p) => formatKeyPath(p.path)));
+  const checked = schemaProblems(data, (p) => scalarSource(layers, p));
+  const schema = checked.problems.filter((p) => !charPaths.has(formatKeyPath(p.path)));
+  const failed = [...chars.map((p) => p.path), ...checked.failed];
+  const config = data as unknown as EnvConfig;
+  if (config.stackPrefix === undefined) setOwn(data, 'stackPrefix', DEFAULT_STACK_PREFIX);
+  const rules = ruleProblems(config, failed, expectName);
+  const problems = [...chars, ...schema, ...rules].map((p) => problemAt(layers, p));
+  if (problems.length) {
+    const order = new Map(layers.map((l, i) => [l.shown, i]));
+    problems.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.col - b.col);
+    throw new EnvFileError(problems);
   }
-}
-
-function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
-
-export function formatKeyPath(path: ConfigPath): string {
-  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
-}
-
-/** Offset of the key (or value) at `path`; the deepest existing ancestor when the path is missing. */
-function locate(doc: Document, path: ConfigPath, at: 'key' | 'value'): number {
-  let node: unknown = doc.contents;
-  let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) return offset;
-      const key = pair.key as YamlNode;
-      const value = pair.value as YamlNode | null;
-      offset = key.range?.[0] ?? offset;
-      if (at === 'value' && seg === path[path.length - 1] && value?.range) offset = value.range[0];
-      node = value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as YamlNode | undefined;
-      if (!item) return offset;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-    } else {
-      return offset;
-    }
-  }
-  return offset;
-}
-
-/** Parse and validate env file text. `file` is only used in messages. */
-export function parseEnvConfig(text: string, file: string, opts: { expectName?: string } = {}): EnvConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-  const shown = displayPath(file);
-  const fail = (path: ConfigPath, message: string, at: 'key' | 'value' = 'key'): never => {
-    const pos = lineCounter.linePos(locate(doc, path, at));
-    throw new EnvFileError(shown, pos.line, pos.col, formatKeyPath(path), message);
-  };
-
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const pos = syntax.linePos?.[0] ?? lineCounter.linePos(syntax.pos[0]);
-    const first = syntax.message.split('\n')[0] ?? syntax.message;
-    throw new EnvFileError(shown, pos.line, pos.col, '', `YAML: ${first.replace(/ at line \d+, column \d+.*$/, '')}`);
-  }
-  const data: unknown = doc.toJS({ maxAliasCount: 50 });
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new EnvFileError(shown, 1, 1, '', 'must be a YAML mapping of settings');
-  }
-
-  const schemaError = validateEnvSchema(data);
-  if (schemaError) {
-    const p = problemFromSchema(schemaError);
-    fail(p.path, p.message, p.at);
-  }
-  const config = data as EnvConfig;
-  config.stackPrefix ??= DEFAULT_STACK_PREFIX;
-  const crossField = crossFieldProblems(config, opts.expectName);
-  if (crossField[0]) fail(crossField[0].path, crossField[0].message, crossField[0].at);
   return deepFreeze(config);
-}
-
-function problemFromSchema(e: SchemaError): ConfigProblem {
-  const path: (string | number)[] = e.instancePath
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-  const params = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const allowed = e.allowed?.length ? ` (allowed: ${e.allowed.join(', ')})` : '';
-      return { path: [...path, String(params.additionalProperty)], message: `unknown key${allowed}` };
-    }
-    case 'required':
-      return { path, message: `missing required key ${String(params.missingProperty)}` };
-    case 'enum':
-      return { path, message: `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')}` };
-    case 'const':
-      return { path, message: `must be ${String(params.allowedValue)}` };
-    case 'pattern':
-      return { path, message: `${e.patternHint ?? 'has an invalid format'}`, at: 'key' };
-    case 'not':
-      return { path, message: 'is a reserved value' };
-    default:
-      return { path, message: e.message ?? 'is invalid' };
-  }
-}
-
-function ipv4(cidr: string): { base: number; bits: number } {
-  const [addr, bits] = cidr.split('/');
-  const base = (addr ?? '').split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-  return { base, bits: Number(bits) };
-}
-
-function cidrRange(cidr: string): [number, number] {
-  const { base, bits } = ipv4(cidr);
-  const size = 2 ** (32 - bits);
-  const start = base - (base % size);
-  return [start, start + size - 1];
-}
-
-/** Rules that span several keys; each names the key to fix. */
-export function crossFieldProblems(c: EnvConfig, expectName?: string): ConfigProblem[] {
-  const out: ConfigProblem[] = [];
-  if (expectName !== undefined && c.name !== expectName) {
-    out.push({ path: ['name'], message: `must be ${expectName} to match the file name`, at: 'value' });
-  }
-  const net = c.network;
-  if (net.mode === 'create') {
-    const [vs, ve] = cidrRange(net.vpcCidr);
-    const ranges = net.privateSubnetCidrs.map(cidrRange);
-    ranges.forEach(([s, e], i) => {
-      if (s < vs || e > ve) out.push({ path: ['network', 'privateSubnetCidrs', i], message: `must lie inside vpcCidr ${net.vpcCidr}` });
-    });
-    const [a, b] = ranges;
-    if (a && b && a[0] <= b[1] && b[0] <= a[1]) out.push({ path: ['network', 'privateSubnetCidrs', 1], message: 'must not overlap the first subnet' });
-  }
-  if (c.database.maxAllocatedStorageGb < c.database.allocatedStorageGb) {
-    out.push({ path: ['database', 'maxAllocatedStorageGb'], message: `must be >= allocatedStorageGb (${c.database.allocatedStorageGb})` });
-  }
-  if (c.api.cache.enabled && c.api.cache.sizeGb === undefined) {
-    out.push({ path: ['api', 'cache', 'enabled'], message: 'cache enabled but sizeGb is missing' });
-  }
-  if (!c.api.cache.enabled && c.api.cache.sizeGb !== undefined) {
-    out.push({ path: ['api', 'cache', 'sizeGb'], message: 'set while the cache is disabled; remove it or enable the cache' });
-  }
-  const seen = new Set<string>();
-  c.api.throttling.routes.forEach((r, i) => {
-    const key = `${r.method} ${r.path}`;
-    if (seen.has(key)) out.push({ path: ['api', 'throttling', 'routes', i], message: `duplicate override for ${key}` });
-    seen.add(key);
-    if (r.burstLimit > c.api.throttling.burstLimit * 10) out.push({ path: ['api', 'throttling', 'routes', i, 'burstLimit'], message: 'must not exceed 10× the stage burst limit' });
-  });
-  if (c.lambda.provisionedConcurrency > c.lambda.accountConcurrencyLimit) {
-    out.push({ path: ['lambda', 'provisionedConcurrency'], message: `must be <= accountConcurrencyLimit (${c.lambda.accountConcurrencyLimit})` });
-  }
-  const steps = c.release.trafficSteps;
-  steps.forEach((s, i) => {
-    if (i > 0 && s <= (steps[i - 1] ?? 0)) out.push({ path: ['release', 'trafficSteps', i], message: 'traffic steps must be strictly increasing' });
-  });
-  if (steps[steps.length - 1] !== 100) out.push({ path: ['release', 'trafficSteps'], message: 'the last traffic step must be 100' });
-  if (c.poller.backoff && c.poller.backoff.maxIntervalSeconds < c.poller.intervalSeconds) {
-    out.push({ path: ['poller', 'backoff', 'maxIntervalSeconds'], message: `must be >= poller.intervalSeconds (${c.poller.intervalSeconds})` });
-  }
-  if (c.database.appUsername === c.database.masterUsername) {
-    out.push({ path: ['database', 'appUsername'], message: 'must differ from masterUsername (the app user is least-privilege)' });
-  }
-  if (c.name === 'prod') {
-    if (!c.database.multiAz) out.push({ path: ['database', 'multiAz'], message: 'must be true for prod' });
-    if (!c.database.deletionProtection) out.push({ path: ['database', 'deletionProtection'], message: 'must be true for prod' });
-    if (!c.release.requireApproval) out.push({ path: ['release', 'requireApproval'], message: 'must be true for prod' });
-  }
-  return out;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -201,36 +55,77 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export async function loadEnvFile(path: string, opts: { expectName?: string } = {}): Promise<EnvConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserInputError(`${displayPath(path)}: cannot read env file (${code ?? (err as Error).message})`);
-  }
-  return parseEnvConfig(text, path, opts);
+/**
+ * Parse and validate env file text. `file` names it in messages and anchors `extends`, whose
+ * bases are read from disk.
+ */
+export function parseEnvConfig(text: string, file: string, opts: { expectName?: string } = {}): EnvConfig {
+  return validateSource(readEnvSource(file, text), opts.expectName);
 }
 
-/** Loads envs/<name>.yaml; the file's `name` must match. */
-export async function loadEnv(name: string, opts: { envDir?: string } = {}): Promise<EnvConfig> {
-  const envDir = opts.envDir ?? 'envs';
-  if (!/^[a-z][a-z0-9-]{1,15}$/.test(name)) throw new UserInputError(`--env ${name}: not an environment name`);
-  const known = await listEnvs(envDir);
-  if (!known.includes(name)) {
-    throw new UserInputError(`--env ${name}: no ${join(envDir, `${name}.yaml`)} (known: ${known.join(', ') || 'none'})`);
+/** An env file anywhere on disk, with its bases. */
+export async function loadEnvFile(path: string, opts: { expectName?: string } = {}): Promise<EnvConfig> {
+  return validateSource(readEnvSource(path), opts.expectName);
+}
+
+/** `<name>` → its file in envDir; bases (`_*`) left out; two files for one env are an error. */
+export async function envFiles(envDir = 'envs'): Promise<Map<string, string>> {
+  let entries: string[];
+  try {
+    entries = await readdir(envDir);
+  } catch {
+    return new Map();
   }
-  return loadEnvFile(join(envDir, `${name}.yaml`), { expectName: name });
+  const files = new Map<string, string>();
+  for (const f of entries.sort()) {
+    const name = ENV_FILE.exec(f)?.[1];
+    if (name === undefined) continue;
+    const other = files.get(name);
+    if (other) throw new UserInputError(`${join(envDir, other)} and ${join(envDir, f)} both define env ${name}: keep one`);
+    files.set(name, f);
+  }
+  return new Map([...files].sort(([a], [b]) => a.localeCompare(b)).map(([n, f]) => [n, join(envDir, f)]));
 }
 
 /** Environment names with a file in envDir, sorted. */
 export async function listEnvs(envDir = 'envs'): Promise<string[]> {
-  try {
-    return (await readdir(envDir))
-      .filter((f) => f.endsWith('.yaml'))
-      .map((f) => basename(f, '.yaml'))
-      .sort();
-  } catch {
-    return [];
-  }
+  return [...(await envFiles(envDir)).keys()];
 }
+
+async function envPath(name: string, envDir: string): Promise<string> {
+  if (!ENV_NAME.test(name)) throw new UserInputError(`--env ${name}: not an environment name`);
+  const files = await envFiles(envDir);
+  const file = files.get(name);
+  if (!file) throw new UserInputError(`--env ${name}: no ${join(envDir, `${name}.yaml`)} (known: ${[...files.keys()].join(', ') || 'none'})`);
+  return file;
+}
+
+/** Loads envs/<name>.yaml (or .yml); the file's `name` must match. */
+export async function loadEnv(name: string, opts: { envDir?: string } = {}): Promise<EnvConfig> {
+  return loadEnvFile(await envPath(name, opts.envDir ?? 'envs'), { expectName: name });
+}
+
+/**
+ * Loads several envs of one env dir, reporting every bad file at once, then refuses envs that
+ * would act on each other's AWS resources (./collisions.ts checks them against every env in the dir).
+ */
+export async function loadEnvs(names: readonly string[], opts: { envDir?: string } = {}): Promise<EnvConfig[]> {
+  const envDir = opts.envDir ?? 'envs';
+  const paths = await Promise.all(names.map((n) => envPath(n, envDir)));
+  const errors: EnvFileError[] = [];
+  const loaded: { name: string; source: EnvSource; config: EnvConfig }[] = [];
+  paths.forEach((path, i) => {
+    try {
+      const source = readEnvSource(path);
+      loaded.push({ name: names[i]!, source, config: validateSource(source, names[i]) });
+    } catch (err) {
+      if (!(err instanceof EnvFileError)) throw err;
+      errors.push(err);
+    }
+  });
+  if (errors.length) throw combineEnvErrors(errors);
+  const clashes = envCollisions(loaded, await envFiles(envDir));
+  if (clashes.length) throw new EnvFileError(clashes);
+  return loaded.map((l) => l.config);
+}
+

@@ -1,74 +1,171 @@
 /**
- * Runs the env-file JSON Schema. The validator is ajv "standalone" code generated at build time
- * (scripts/gen-env-validator.mjs → env-schema.validator.js), so the CLI never loads or compiles
- * ajv at start-up.
+ * Runs the env-file JSON Schema and turns every error into a problem at a key path, in words: the
+ * validator is ajv "standalone" code generated at build time with `allErrors`
+ * (scripts/gen-env-validator.mjs → env-schema.validator.js), so the CLI never loads or compiles ajv
+ * at start-up. The schema object itself (for allowed keys and `x-hint`s) is built only when there
+ * is an error to explain.
  */
-import validate from './env-schema.validator.js';
-import { envSchema } from './schema.ts';
+import validate, { awsRegions } from './env-schema.validator.js';
+import { envSchemaFor, type AwsRegion } from './schema.ts';
+import { closest } from './suggest.ts';
 
-export interface SchemaError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-  /** For additionalProperties: the keys that are allowed there. */
-  allowed?: string[];
-  /** For pattern: what a valid value looks like, in words. */
-  patternHint?: string;
+export type ConfigPath = readonly (string | number)[];
+
+export interface ConfigProblem {
+  path: ConfigPath;
+  message: string;
+  /** Point at the key itself (default) or at its value. */
+  at?: 'key' | 'value';
+  /** The key whose value is wrong when it is not `path` (a missing key: `path` is its parent). */
+  subject?: ConfigPath;
 }
 
-const PATTERN_HINTS: Record<string, string> = {
-  id: 'must be a 12-digit AWS account id (quote it in YAML)',
-  region: 'must be an AWS region such as us-east-1',
-  vpcCidr: 'must be an IPv4 CIDR between /16 and /28, e.g. 10.0.0.0/16',
-  privateSubnetCidrs: 'must be an IPv4 CIDR between /16 and /28, e.g. 10.0.1.0/24',
-  vpcId: 'must be a VPC id such as vpc-0abc1234',
-  subnetIds: 'must be a subnet id such as subnet-0abc1234',
-  routeTableIds: 'must be a route table id such as rtb-0abc1234',
-  engineVersion: 'must be a PostgreSQL major.minor version from 13 to 17, e.g. "16.4" (quote it)',
-  instanceClass: 'must be an RDS instance class such as db.r6g.large',
-  databaseName: 'must start with a letter: lower-case letters, digits, _ (max 63)',
-  masterUsername: 'must start with a letter: lower-case letters, digits, _ (max 16)',
-  appUsername: 'must start with a letter: lower-case letters, digits, _ (max 63)',
-  stageName: 'must be letters, digits or _ (API Gateway stage names)',
-  path: 'must be a route under /storage/v1/catalog',
-  jwksUri: 'must be an https:// URL',
-  issuer: 'must be an https:// URL',
-  externalApiBaseUrl: 'must be an https:// URL',
-  busArn: 'must be an EventBridge event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)',
-  bucket: 'must be a valid S3 bucket name (lower-case letters, digits, . and -, 3–63 chars)',
-  prefix: 'must be an S3 key prefix without a trailing /',
-  name: 'must be lower-case letters, digits and -, starting with a letter (2–16 chars)',
-  notificationEmail: 'must be an email address',
-};
+/** The regions the validator was generated with (AWS SDK partition metadata). */
+export const AWS_REGIONS: readonly AwsRegion[] = awsRegions;
 
-function schemaAt(path: string[]): Record<string, unknown> | undefined {
-  let node: Record<string, unknown> | undefined = envSchema as unknown as Record<string, unknown>;
-  for (const seg of path) {
-    if (!node) return undefined;
-    const props = node.properties as Record<string, Record<string, unknown>> | undefined;
-    const branch = (node.then as Record<string, unknown> | undefined)?.properties as Record<string, Record<string, unknown>> | undefined;
-    const elseBranch = (node.else as Record<string, unknown> | undefined)?.properties as Record<string, Record<string, unknown>> | undefined;
-    node = props?.[seg] ?? branch?.[seg] ?? elseBranch?.[seg] ?? (/^\d+$/.test(seg) ? (node.items as Record<string, unknown>) : undefined);
+type Json = Record<string, unknown>;
+let schemaCache: Json | undefined;
+const schema = (): Json => (schemaCache ??= envSchemaFor(AWS_REGIONS) as unknown as Json);
+
+/** The subschema an ajv `schemaPath` (`#/properties/a/items/pattern`) points into, minus its keyword. */
+function subschema(schemaPath: string): Json | undefined {
+  const segs = schemaPath.replace(/^#\/?/, '').split('/').slice(0, -1);
+  let node: unknown = schema();
+  for (const s of segs) {
+    if (!node || typeof node !== 'object') return undefined;
+    node = (node as Json)[s.replace(/~1/g, '/').replace(/~0/g, '~')];
   }
+  return node && typeof node === 'object' ? (node as Json) : undefined;
+}
+
+/** Path segments of an ajv instancePath, numbers where the data holds a list. */
+function toPath(instancePath: string, data: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  let node = data;
+  for (const raw of instancePath.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) {
+      out.push(Number(seg));
+      node = node[Number(seg)];
+    } else {
+      out.push(seg);
+      node = node && typeof node === 'object' ? (node as Json)[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function valueAt(data: unknown, path: ConfigPath): unknown {
+  let node = data;
+  for (const seg of path) node = node && typeof node === 'object' ? (node as Json)[seg as string] : undefined;
   return node;
 }
 
-/** The first meaningful schema error, or undefined when the data is valid. */
-export function validateEnvSchema(data: unknown): SchemaError | undefined {
-  if (validate(data)) return undefined;
-  const errors = ((validate as unknown as { errors?: SchemaError[] }).errors ?? []).filter((e) => e.keyword !== 'if');
-  // Prefer the deepest error: it names the most precise place.
-  const e = [...errors].sort((a, b) => b.instancePath.split('/').length - a.instancePath.split('/').length)[0];
-  if (!e) return { instancePath: '', keyword: 'invalid', params: {}, message: 'is invalid' };
-  const segs = e.instancePath.split('/').slice(1);
-  if (e.keyword === 'additionalProperties') {
-    const props = schemaAt(segs)?.properties ?? (schemaAt(segs)?.then as Record<string, unknown> | undefined)?.properties;
-    if (props && typeof props === 'object') e.allowed = Object.keys(props as object);
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean (true or false)',
+  object: 'a mapping (key: value)',
+  array: 'a list',
+  null: 'empty',
+};
+
+const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * Every schema problem of `data`, one per place, in words. `scalarSource` gives the YAML text of
+ * the scalar at a path (`17.90` as written, not the number 17.9), for the hint to quote it.
+ */
+export function schemaProblems(data: unknown, scalarSource: (path: ConfigPath) => string | undefined): { problems: ConfigProblem[]; failed: ConfigPath[] } {
+  if (validate(data)) return { problems: [], failed: [] };
+  const errors = validate.errors ?? [];
+  const mode = valueAt(data, ['network', 'mode']);
+  const problems: (ConfigProblem & { suggests?: string; missing?: string })[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'if' || e.keyword === 'propertyNames' || e.keyword === 'allOf') continue;
+    // With an unknown network.mode only the mode is wrong; the branch for the other mode is noise.
+    if (/^#\/properties\/network\/(then|else)\//.test(e.schemaPath) && mode !== 'create' && mode !== 'adopt') continue;
+    const path = toPath(e.instancePath, data);
+    const params = e.params;
+    const sub = subschema(e.schemaPath);
+    const hint = typeof sub?.['x-hint'] === 'string' ? (sub['x-hint'] as string) : undefined;
+    const value = valueAt(data, path);
+    const quoteHint = (candidates?: readonly unknown[]): string | undefined => {
+      if (typeof value !== 'number' && typeof value !== 'boolean') return undefined;
+      const src = scalarSource(path) ?? String(value);
+      if (candidates && !candidates.includes(src)) return undefined;
+      return `must be a string: quote it (${JSON.stringify(src)})`;
+    };
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const key = String(params.additionalProperty);
+        const allowed = Object.keys((sub?.properties as Json | undefined) ?? {});
+        const guess = closest(key, allowed);
+        const message = guess ? `unknown key (did you mean ${guess}?)` : allowed.length ? `unknown key (allowed: ${allowed.join(', ')})` : 'unknown key';
+        problems.push({ path: [...path, key], message, suggests: guess });
+        break;
+      }
+      case 'required':
+        problems.push({ path, message: `missing required key ${String(params.missingProperty)}`, missing: String(params.missingProperty), subject: [...path, String(params.missingProperty)] });
+        break;
+      case 'type': {
+        const want = String(params.type);
+        const message = (want.split(',').includes('string') && quoteHint()) || `must be ${want.split(',').map((t) => TYPE_WORDS[t] ?? t).join(' or ')}`;
+        problems.push({ path, message, at: 'key' });
+        break;
+      }
+      case 'enum': {
+        const allowed = params.allowedValues as unknown[];
+        const quoted = quoteHint(allowed);
+        if (quoted) problems.push({ path, message: quoted });
+        else if (allowed.length > 25) {
+          const guess = typeof value === 'string' ? closest(value, allowed.map(String)) : undefined;
+          const examples = allowed.slice(0, 3).map(show).join(', ');
+          problems.push({ path, message: `${hint ?? `is not one of the ${allowed.length} accepted values`} (${guess ? `did you mean ${guess}?` : `e.g. ${examples}, …`})` });
+        } else problems.push({ path, message: `must be one of ${allowed.map(show).join(', ')}` });
+        break;
+      }
+      case 'const':
+        problems.push({ path, message: `must be ${show(params.allowedValue)}` });
+        break;
+      case 'pattern':
+      case 'not': {
+        // Inside propertyNames, ajv names the offending key in params.propertyName.
+        const name = params.propertyName;
+        const at = name === undefined ? path : [...path, String(name)];
+        problems.push({ path: at, message: hint ?? (e.keyword === 'not' ? 'is a reserved value' : `must match ${String(params.pattern)}`) });
+        break;
+      }
+      case 'maxProperties':
+        problems.push({ path, message: hint ?? `must have at most ${String(params.limit)} keys` });
+        break;
+      case 'maxLength':
+        problems.push({ path, message: `must be at most ${String(params.limit)} characters` });
+        break;
+      case 'minLength':
+        problems.push({ path, message: `must be at least ${String(params.limit)} character(s)` });
+        break;
+      case 'uniqueItems':
+        problems.push({ path, message: `must not repeat an item (items ${String(params.j)} and ${String(params.i)} are the same)` });
+        break;
+      default:
+        problems.push({ path, message: e.message ?? 'is invalid' });
+    }
   }
-  if (e.keyword === 'pattern') {
-    const key = [...segs].reverse().find((s) => !/^\d+$/.test(s)) ?? '';
-    e.patternHint = PATTERN_HINTS[key] ?? `must match ${String(e.params.pattern)}`;
-  }
-  return e;
+  // `lamda:` is one mistake: say "did you mean lambda?" there, not also "missing lambda" at its parent.
+  const suggested = new Set(problems.filter((p) => p.suggests).map((p) => `${p.path.slice(0, -1).join('\u0000')}\u0000${p.suggests}`));
+  const seen = new Set<string>();
+  // Every key found wrong, including a missing one whose report the typo replaced: rules must not read them.
+  const failed = problems.map((p) => p.subject ?? p.path);
+  const shown = problems
+    .filter((p) => !(p.missing && suggested.has(`${p.path.join('\u0000')}\u0000${p.missing}`)))
+    .filter((p) => {
+      const k = `${p.path.join('\u0000')}\u0001${p.message}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    })
+    .map(({ suggests: _s, missing: _m, ...p }) => p);
+  return { problems: shown, failed };
 }
