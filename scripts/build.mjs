@@ -20,8 +20,10 @@ await build({
   // Packages that read their own files at run time, ship native code, or are large and only
   // needed by AWS-facing commands stay in node_modules.
   external: ['esbuild', 'pg-native', '@aws-cdk/*', '@aws-sdk/*', 'aws-local-stepfunctions', 'asl-validator', 'archiver', 'pg', 'jose'],
+  // `node --`: Node 20 reads its own --env-file even after the script name (and runs the file's
+  // NODE_OPTIONS); after `--` it reads none of the arguments (docs/cli-render.md).
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    js: "#!/usr/bin/env -S node --\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
 });
 

@@ -1,10 +1,12 @@
-import type { Command } from 'commander';
-import { CheckFailedError } from '../../errors.ts';
+import { Option, type Command } from 'commander';
+import { CheckFailedError, UserInputError } from '../../errors.ts';
 import { cliReporter } from '../output.ts';
 
 interface RenderFlags {
   env?: string;
   all?: boolean;
+  envPath?: string;
+  /** The old name, refused: Node itself reads --env-file (see below). */
   envFile?: string;
   envDir: string;
   out: string;
@@ -17,7 +19,11 @@ export function registerRender(program: Command): void {
     .description('Render the five stacks and state_machine.json for an environment (offline, no AWS credentials)')
     .option('-e, --env <name>', 'environment to render (envs/<name>.yaml)')
     .option('-a, --all', 'render every env file in --env-dir')
-    .option('--env-file <path>', 'render from an env file anywhere on disk')
+    .option('--env-path <path>', 'render from an env file anywhere on disk')
+    // Formerly --env-file. Node 20 reads its own --env-file even after the script name and loads the
+    // file as dotenv (NODE_OPTIONS included) before catalogctl runs, so no flag of ours may use a name
+    // Node reads (docs/cli-render.md). The old name is kept only to say so.
+    .addOption(new Option('--env-file <path>').hideHelp())
     .option('--env-dir <dir>', 'where env files live', 'envs')
     .option('-o, --out <dir>', 'output directory', 'templates-out')
     .option('--check', 'write nothing; exit 4 with a diff when the files in --out are stale')
@@ -28,10 +34,12 @@ Examples:
   $ catalogctl render --all                 # templates-out/{dev,staging,prod}/*.json
   $ catalogctl render --env prod --out /tmp/out
   $ catalogctl render --all --check         # CI: fail when templates-out/ is stale
+  $ catalogctl render --env-path /tmp/qa.yaml --out /tmp/out
 
 Exit codes: 0 ok, 2 bad env file (file:line:col key: problem), 4 stale output with --check.`,
     )
     .action(async (flags: RenderFlags) => {
+      if (flags.envFile !== undefined) throw new UserInputError(`--env-file is now --env-path (Node itself reads --env-file): catalogctl render --env-path ${flags.envFile}`);
       const { loadSelected, renderToDisk, checkRendered } = await import('../../render/index.ts');
       const configs = await loadSelected(flags);
       if (flags.check) {
@@ -52,8 +60,8 @@ function rerun(flags: RenderFlags): string {
   const args = ['catalogctl', 'render'];
   if (flags.all) args.push('--all');
   else if (flags.env) args.push('--env', flags.env);
-  else args.push('--env-file', flags.envFile ?? '');
-  if (flags.envDir !== 'envs' && !flags.envFile) args.push('--env-dir', flags.envDir);
+  else args.push('--env-path', flags.envPath ?? '');
+  if (flags.envDir !== 'envs' && !flags.envPath) args.push('--env-dir', flags.envDir);
   if (flags.out !== 'templates-out') args.push('--out', flags.out);
   return args.join(' ');
 }
