@@ -6,6 +6,7 @@ interface AjvError {
   schemaPath: string;
   keyword: string;
   params: Record<string, unknown>;
+  propertyName?: string;
   message?: string;
 }
 declare const validate: ((data: unknown) => boolean) & { errors?: AjvError[] | null };

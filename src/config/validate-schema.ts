@@ -101,7 +101,9 @@ export function schemaProblems(data: unknown, scalarSource: (path: ConfigPath) =
       case 'additionalProperties': {
         const key = String(params.additionalProperty);
         const allowed = Object.keys((sub?.properties as Json | undefined) ?? {});
-        const guess = closest(key, allowed);
+        // A typo usually stands where the key it misspells is missing: prefer those.
+        const here = value && typeof value === 'object' ? (value as Json) : {};
+        const guess = closest(key, allowed.filter((k) => !Object.prototype.hasOwnProperty.call(here, k))) ?? closest(key, allowed);
         const message = guess ? `unknown key (did you mean ${guess}?)` : allowed.length ? `unknown key (allowed: ${allowed.join(', ')})` : 'unknown key';
         problems.push({ path: [...path, key], message, suggests: guess });
         break;
@@ -131,8 +133,8 @@ export function schemaProblems(data: unknown, scalarSource: (path: ConfigPath) =
         break;
       case 'pattern':
       case 'not': {
-        // Inside propertyNames, ajv names the offending key in params.propertyName.
-        const name = params.propertyName;
+        // Inside propertyNames, ajv names the offending key in the error's propertyName.
+        const name = e.propertyName ?? params.propertyName;
         const at = name === undefined ? path : [...path, String(name)];
         problems.push({ path: at, message: hint ?? (e.keyword === 'not' ? 'is a reserved value' : `must match ${String(params.pattern)}`) });
         break;

@@ -1,14 +1,16 @@
 /**
- * What `catalogctl validate` runs: load each env file (schema and cross-field rules), render it in
- * memory, and hand everything to `validateRendered`. An env file that fails to load is a `config`
- * finding, so one bad env does not hide the findings of the others. The builders come in as a
- * `Renderer` (./templates.ts wires the real ones), so this module loads no template code itself.
+ * What `catalogctl validate` runs: load every env file asked for (schema, cross-field rules, and
+ * envs of the dir that would share stacks or an artifact prefix), render each in memory, and hand
+ * everything to `validateRendered`. A bad env file is bad input (exit 2, every problem of every
+ * file listed), as it is for render and every other command that loads one: the checkers only run
+ * on envs that load. The builders come in as a `Renderer` (./templates.ts wires the real ones), so
+ * this module loads no template code itself.
  */
 import { join } from 'node:path';
-import { listEnvs, loadEnv } from '../config/load.ts';
+import { listEnvs, loadEnvs } from '../config/load.ts';
 import type { EnvConfig } from '../config/types.ts';
 import { UserInputError } from '../errors.ts';
-import { configFinding, type Finding, type RenderedFiles, type Suppression } from './report.ts';
+import type { Finding, RenderedFiles, Suppression } from './report.ts';
 import { plainFiles, STATE_MACHINE_FILE, validateRendered, type EnvInput, type ValidateOptions, type ValidationReport } from './index.ts';
 import { collectSuppressions, suppressionsMarkdown } from './suppressions.ts';
 
@@ -38,21 +40,9 @@ export async function resolveEnvNames(selection: { envs?: readonly string[]; all
 }
 
 export async function validateEnvs(names: readonly string[], renderer: Renderer, opts: ValidateEnvsOptions = {}): Promise<ValidationReport> {
-  const envDir = opts.envDir ?? 'envs';
-  const inputs: EnvInput[] = [];
-  const preFindings: Finding[] = [];
-  const failed: string[] = [];
-  for (const name of names) {
-    try {
-      const config = await loadEnv(name, { envDir });
-      inputs.push({ name, config, rendered: renderer.render(config) });
-    } catch (err) {
-      if (!(err instanceof UserInputError)) throw err;
-      failed.push(name);
-      preFindings.push(configFinding(name, err.message));
-    }
-  }
-  return validateInputs(inputs, renderer, { ...opts, preFindings, extraEnvNames: failed });
+  const configs = await loadEnvs(names, { envDir: opts.envDir ?? 'envs' });
+  const inputs: EnvInput[] = configs.map((config, i) => ({ name: names[i]!, config, rendered: renderer.render(config) }));
+  return validateInputs(inputs, renderer, opts);
 }
 
 /** `validateRendered` with the templates' invariants plugged in: what the command runs after rendering. */
@@ -63,8 +53,9 @@ export function validateInputs(inputs: readonly EnvInput[], renderer: Renderer, 
 /** The suppressions the templates of these envs declare, as the Markdown table the docs carry. */
 export async function listSuppressions(names: readonly string[], renderer: Renderer, envDir = 'envs'): Promise<string> {
   const all: Suppression[] = [];
-  for (const name of names) {
-    const rendered = plainFiles(renderer.render(await loadEnv(name, { envDir })));
+  const configs = await loadEnvs(names, { envDir });
+  for (const [i, name] of names.entries()) {
+    const rendered = plainFiles(renderer.render(configs[i]!));
     for (const [file, template] of Object.entries(rendered)) {
       if (file === STATE_MACHINE_FILE) continue;
       all.push(...collectSuppressions(name, file.replace(/\.json$/, ''), template).suppressions);

@@ -86,7 +86,7 @@ describe('render', () => {
   });
 
   it('exits 2 with file:line:col on a bad env file and writes nothing', async () => {
-    const r = await runCli(['render', '--env-file', 'fixtures/envs/bad-cache-size.yaml', '--out', tmp]);
+    const r = await runCli(['render', '--env-path', 'fixtures/envs/bad-cache-size.yaml', '--out', tmp]);
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim(), 'catalogctl: fixtures/envs/bad-cache-size.yaml:36:5 api.cache.sizeGb: must be one of 0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237');
     assert.deepEqual(await readdir(tmp), []);
@@ -102,6 +102,24 @@ describe('render', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /prod\.yaml:\d+:3 database\.backupRetentionDays: must be <= 30/);
     await assert.rejects(readdir(out), /ENOENT/);
+  });
+
+  // Through the bin: `node dist/catalogctl.mjs … --env-file x` is answered by Node itself (docs/cli-render.md).
+  it('answers the old --env-file with one line naming --env-path, without Node reading the file', async () => {
+    const r = await runCli(['render', '--env-file', join(tmp, 'nothing-here.yaml'), '--out', join(tmp, 'out')], { bin: true });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `catalogctl: --env-file is now --env-path (Node itself reads --env-file): catalogctl render --env-path ${join(tmp, 'nothing-here.yaml')}\n`);
+    await assert.rejects(readdir(join(tmp, 'out')), /ENOENT/);
+  });
+
+  it('exits 2 in one line when --out lies under a regular file, for render and --check', async () => {
+    await writeFile(join(tmp, 'file'), 'not a directory\n');
+    for (const args of [['render', '--env', 'dev', '--out', join(tmp, 'file', 'out')], ['render', '--all', '--check', '--out', join(tmp, 'file')]]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^catalogctl: --out .*: .*\/file is not a directory\n$/);
+    }
+    assert.equal(await readFile(join(tmp, 'file'), 'utf8'), 'not a directory\n');
   });
 
   it('rejects conflicting or missing selections with exit 2', async () => {

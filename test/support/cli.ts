@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { delimiter, dirname, resolve } from 'node:path';
 
 export interface CliResult {
   code: number;
@@ -14,12 +14,15 @@ export interface CliResult {
 
 export const CLI = resolve('dist/catalogctl.mjs');
 
-export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** `bin`: run the file itself, as the installed `catalogctl` runs (its shebang starts node), instead of `node dist/catalogctl.mjs`. */
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; bin?: boolean } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run \`npm run build\` first`);
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // The shebang finds `node` on PATH: make it this Node.
+    const path = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`;
+    const child = spawn(opts.bin ? CLI : process.execPath, opts.bin ? args : [CLI, ...args], {
       cwd: opts.cwd ?? process.cwd(),
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      env: { ...process.env, NO_COLOR: '1', ...(opts.bin ? { PATH: path } : {}), ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -155,16 +155,19 @@ describe('catalogctl validate', function () {
       assert.match(r.stderr, /--env nosuch: .*known envs: /);
     });
 
-    it('exits 4 with a config finding naming the key when an env file is invalid', async () => {
+    it('exits 2 on a bad env file, as render does, listing every problem before any checker runs', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'validate-envs-'));
       try {
         const text = await readFile('envs/dev.yaml', 'utf8');
-        await writeFile(join(dir, 'broken.yaml'), text.replace(/^name: dev$/m, 'name: broken').replace(/backupRetentionDays: \d+/, 'backupRetentionDays: 3'));
-        const r = await runCli(['validate', '--env-dir', dir, '--all']);
-        assert.equal(r.code, 4, r.stdout + r.stderr);
-        assert.match(r.stdout, /^broken\/env database\.backupRetentionDays ENV_SCHEMA .*broken\.yaml:\d+:\d+ database\.backupRetentionDays: /m);
-        assert.match(r.stdout, /^validate: 1 env \(broken\), 0 templates: 1 finding \[config 1, /m);
-        assert.match(r.stderr, /validate: 1 finding/);
+        await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
+        await writeFile(join(dir, 'broken.yaml'), text.replace(/^name: dev$/m, 'name: broken').replace(/backupRetentionDays: \d+/, 'backupRetentionDays: 3').replace('instanceClass: db.t4g.medium', 'instanceClass: t4g'));
+        const r = await runCli(['validate', '--env-dir', dir, '--all', '--json']);
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        assert.equal(r.stdout, '', 'no report: nothing was checked');
+        const lines = r.stderr.trimEnd().split('\n');
+        assert.equal(lines.length, 2, r.stderr);
+        assert.match(lines[0]!, /^catalogctl: .*broken\.yaml:\d+:3 database\.instanceClass: must be an RDS instance class/);
+        assert.match(lines[1]!, /^.*broken\.yaml:\d+:3 database\.backupRetentionDays: must be >= 7$/);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -23,7 +23,8 @@ export function registerValidate(program: Command): void {
     .addHelpText(
       'after',
       `
-Exit codes: 0 clean, 4 findings (grouped by env and stack), 2 bad flags or unknown env,
+Exit codes: 0 clean, 4 findings (grouped by env and stack), 2 bad flags, unknown env or a bad env file
+(every problem as file:line:col key: problem),
 1 a checker could not run (e.g. the Python tools are missing: bash scripts/setup-python.sh).
 
 Examples:
