@@ -49,7 +49,7 @@ export function readEnvBytes(path: string, shown: string): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw EnvFileError.file(shown, `not a regular file (${kindOf(st)}): env files must be regular files`);
-    if (st.size > MAX_ENV_FILE_BYTES) throw EnvFileError.file(shown, tooLarge(st.size));
+    if (st.size > MAX_ENV_FILE_BYTES) throw EnvFileError.file(shown, tooLarge(`${st.size}`));
     // Read one byte past the cap, in case the file grew since fstat.
     const buf = Buffer.alloc(Math.min(st.size, MAX_ENV_FILE_BYTES) + 1);
     let n = 0;
@@ -58,7 +58,7 @@ export function readEnvBytes(path: string, shown: string): Buffer {
       if (got === 0) break;
       n += got;
       if (n === buf.length) {
-        if (n > MAX_ENV_FILE_BYTES) throw EnvFileError.file(shown, tooLarge(n));
+        if (n > MAX_ENV_FILE_BYTES) throw EnvFileError.file(shown, tooLarge(`more than ${MAX_ENV_FILE_BYTES}`));
         break;
       }
     }
@@ -72,8 +72,8 @@ export function readEnvBytes(path: string, shown: string): Buffer {
   }
 }
 
-function tooLarge(bytes: number): string {
-  return `${bytes > MAX_ENV_FILE_BYTES ? `more than ${MAX_ENV_FILE_BYTES}` : bytes} bytes: env files are limited to ${MAX_ENV_FILE_BYTES / 1024} KiB`;
+function tooLarge(bytes: string): string {
+  return `${bytes} bytes: env files are limited to ${MAX_ENV_FILE_BYTES / 1024} KiB`;
 }
 
 /** Offset of the first byte that is not part of a well-formed UTF-8 sequence, or -1. */
