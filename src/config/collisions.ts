@@ -9,7 +9,7 @@
  * keys; one that cannot be read is skipped here and reported when it is loaded itself.
  */
 import type { EnvProblem } from './errors.ts';
-import { isObj, problemAt, readEnvSource, type EnvSource } from './source.ts';
+import { isObj, problemAt, readEnvSource, type EnvSource, type LayerCache } from './source.ts';
 import { DEFAULT_STACK_PREFIX, type EnvConfig } from './types.ts';
 
 interface Identity {
@@ -46,13 +46,13 @@ const nested = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.s
  * Problems for every pair of envs (at least one of them loaded) that would share stacks or an
  * artifact prefix; each names both files and the key, at the later env's file.
  */
-export function envCollisions(loaded: readonly { name: string; source: EnvSource; config: EnvConfig }[], files: ReadonlyMap<string, string>): EnvProblem[] {
+export function envCollisions(loaded: readonly { name: string; source: EnvSource; config: EnvConfig }[], files: ReadonlyMap<string, string>, cache?: LayerCache): EnvProblem[] {
   const ids = loaded.map((l) => identity(l.name, l.source));
   const selected = new Set(ids.map((i) => i.name));
   for (const [name, path] of files) {
     if (selected.has(name)) continue;
     try {
-      ids.push(identity(name, readEnvSource(path)));
+      ids.push(identity(name, readEnvSource(path, undefined, cache)));
     } catch {
       // Unreadable or broken: that env reports its own problems when it is rendered or validated.
     }

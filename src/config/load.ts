@@ -16,7 +16,7 @@ import { UserInputError } from '../errors.ts';
 import { envCollisions } from './collisions.ts';
 import { combineEnvErrors, EnvFileError } from './errors.ts';
 import { forbiddenCharProblems, ruleProblems } from './rules.ts';
-import { formatKeyPath, problemAt, readEnvSource, scalarSource, setOwn, type EnvSource } from './source.ts';
+import { formatKeyPath, problemAt, readEnvSource, scalarSource, setOwn, type EnvSource, type LayerCache } from './source.ts';
 import { DEFAULT_STACK_PREFIX, type EnvConfig } from './types.ts';
 import { schemaProblems } from './validate-schema.ts';
 
@@ -114,9 +114,10 @@ export async function loadEnvs(names: readonly string[], opts: { envDir?: string
   const paths = await Promise.all(names.map((n) => envPath(n, envDir)));
   const errors: EnvFileError[] = [];
   const loaded: { name: string; source: EnvSource; config: EnvConfig }[] = [];
+  const cache: LayerCache = new Map();
   paths.forEach((path, i) => {
     try {
-      const source = readEnvSource(path);
+      const source = readEnvSource(path, undefined, cache);
       loaded.push({ name: names[i]!, source, config: validateSource(source, names[i]) });
     } catch (err) {
       if (!(err instanceof EnvFileError)) throw err;
@@ -124,7 +125,7 @@ export async function loadEnvs(names: readonly string[], opts: { envDir?: string
     }
   });
   if (errors.length) throw combineEnvErrors(errors);
-  const clashes = envCollisions(loaded, await envFiles(envDir));
+  const clashes = envCollisions(loaded, await envFiles(envDir), cache);
   if (clashes.length) throw new EnvFileError(clashes);
   return loaded.map((l) => l.config);
 }

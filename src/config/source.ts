@@ -111,18 +111,40 @@ export function problemAt(layers: readonly EnvLayer[], p: ConfigProblem): EnvPro
   return { file: layer.shown, line, col, keyPath: formatKeyPath(p.path), detail: p.message };
 }
 
-/** Reads one file (and, through `extends`, its bases); `text` replaces reading the first one. */
-function readLayers(path: string, text: string | undefined, chain: readonly string[]): EnvLayer[] {
+/**
+ * Files parsed during one load of several envs, by absolute path: envs sharing a base parse it
+ * once. Only for one batch: a later load must see later edits.
+ */
+export type LayerCache = Map<string, EnvLayer | EnvFileError>;
+
+function readLayer(path: string, text: string | undefined, cache: LayerCache | undefined): EnvLayer {
+  const key = resolve(path);
+  const hit = text === undefined ? cache?.get(key) : undefined;
+  if (hit instanceof EnvFileError) throw hit;
+  if (hit) return hit;
   const shown = displayPath(path);
-  const yaml = parseYaml(text ?? decodeEnvText(readEnvBytes(path, shown), shown), shown);
-  if (!isObj(yaml.data)) {
-    const offset = (yaml.doc.contents as YamlNode | null)?.range?.[0] ?? 0;
-    const { line, col } = linePos(yaml.lineCounter, yaml.text, offset);
-    throw EnvFileError.at(shown, line, col, '', 'must be a YAML mapping of settings');
+  try {
+    const yaml = parseYaml(text ?? decodeEnvText(readEnvBytes(path, shown), shown), shown);
+    if (!isObj(yaml.data)) {
+      const offset = (yaml.doc.contents as YamlNode | null)?.range?.[0] ?? 0;
+      const { line, col } = linePos(yaml.lineCounter, yaml.text, offset);
+      throw EnvFileError.at(shown, line, col, '', 'must be a YAML mapping of settings');
+    }
+    const data: Obj = {};
+    for (const [k, v] of Object.entries(yaml.data)) if (k !== 'extends') setOwn(data, k, v);
+    const layer: EnvLayer = { path, shown, yaml, data };
+    if (text === undefined) cache?.set(key, layer);
+    return layer;
+  } catch (err) {
+    if (err instanceof EnvFileError && text === undefined) cache?.set(key, err);
+    throw err;
   }
-  const data: Obj = {};
-  for (const [k, v] of Object.entries(yaml.data)) if (k !== 'extends') setOwn(data, k, v);
-  const layer: EnvLayer = { path, shown, yaml, data };
+}
+
+/** Reads one file (and, through `extends`, its bases); `text` replaces reading the first one. */
+function readLayers(path: string, text: string | undefined, chain: readonly string[], cache: LayerCache | undefined): EnvLayer[] {
+  const layer = readLayer(path, text, cache);
+  const yaml = layer.yaml as ParsedYaml & { data: Obj };
   if (!Object.prototype.hasOwnProperty.call(yaml.data, 'extends')) return [layer];
 
   const ext = yaml.data.extends;
@@ -136,7 +158,7 @@ function readLayers(path: string, text: string | undefined, chain: readonly stri
   if (seen.includes(base)) fail(`extends cycle: ${[...seen, base].map(displayPath).join(' → ')}`);
   if (seen.length > MAX_EXTENDS_DEPTH) fail(`more than ${MAX_EXTENDS_DEPTH} levels of extends`);
   try {
-    return [layer, ...readLayers(base, undefined, seen)];
+    return [layer, ...readLayers(base, undefined, seen, cache)];
   } catch (err) {
     // A base that cannot be read at all is reported where it is named.
     if (err instanceof EnvFileError && err.problems.length === 1 && err.line === 0 && err.file === displayPath(base)) fail(`${err.file}: ${err.detail}`);
@@ -145,9 +167,10 @@ function readLayers(path: string, text: string | undefined, chain: readonly stri
 }
 
 /** An env file and its bases, merged, not yet validated. Throws EnvFileError for unreadable files and YAML problems. */
-export function readEnvSource(path: string, text?: string): EnvSource {
-  const layers = readLayers(path, text, []);
-  const data = layers.reduceRight<unknown>((acc, l) => (acc === undefined ? l.data : merge(acc, l.data)), undefined) as Obj;
+export function readEnvSource(path: string, text?: string, cache?: LayerCache): EnvSource {
+  const layers = readLayers(path, text, [], cache);
+  // Always a fresh top-level object: layers may be shared through the cache and are never changed.
+  const data = layers.reduceRight<unknown>((acc, l) => merge(acc, l.data), {}) as Obj;
   return { layers, data };
 }
 
