@@ -145,6 +145,35 @@ describe('env dirs', () => {
     });
   });
 
+  describe('every command that loads an env file', () => {
+    // One exit code for one kind of problem: a bad env file is bad input everywhere, found before
+    // any AWS call, database or server starts (the endpoint below would refuse connections anyway).
+    it('answers a bad one with exit 2 and its problems, one per line', async () => {
+      await writeFile(join(dir, 'dev.yaml'), (await readFile(join(dir, 'dev.yaml'), 'utf8')).replace('multiAz: false', 'multiAz: nope').replace('stageName: dev', 'stageNme: dev'));
+      const expected = `catalogctl: ${shown}/dev.yaml:15:3 database.multiAz: must be a boolean (true or false)\n${shown}/dev.yaml:20:3 api.stageNme: unknown key (did you mean stageName?)\n`;
+      const aws = { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+      const commands = [
+        ['render', '--env', 'dev', '--out', join(dir, 'out')],
+        ['validate', '--env', 'dev'],
+        ['package', '--env', 'dev', '--out', join(dir, 'build')],
+        ['diff', '--env', 'dev'],
+        ['deploy', '--env', 'dev'],
+        ['release', '--env', 'dev', '--approve'],
+        ['rollback', '--env', 'dev'],
+        ['status', '--env', 'dev'],
+        ['verify', '--env', 'dev'],
+        ['local', '--env', 'dev', '--port', '0'],
+      ];
+      for (const args of commands) {
+        const r = await runCli([...args, '--env-dir', dir], { env: aws, timeoutMs: 30_000 });
+        assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+        assert.equal(r.stderr, expected, args[0]);
+      }
+      await assert.rejects(readFile(join(dir, 'out')), /ENOENT/);
+      await assert.rejects(readFile(join(dir, 'build')), /ENOENT/);
+    });
+  });
+
   describe('files that are not env files', () => {
     // Each of these once hung or crashed the CLI; a timeout here means it blocks again.
     it('refuses a FIFO, /dev/zero and a directory at once, without blocking', async () => {
