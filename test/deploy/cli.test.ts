@@ -26,6 +26,7 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-release-'));
     const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
     await writeFile(join(dir, 'dev.yaml'), yaml);
+    await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
     env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: moto.region };
   });
   afterEach(async () => rm(dir, { recursive: true, force: true }));
@@ -192,7 +193,7 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     assert.equal(other.code, 2);
     assert.match(other.stderr, /account mismatch/);
     const p = join(dir, 'dev.yaml');
-    await writeFile(p, (await readFile(p, 'utf8')).replace(/requireApproval: false/, 'requireApproval: true'));
+    await writeFile(p, (await readFile(p, 'utf8')).replace(/^release:\n/m, 'release:\n  requireApproval: true\n'));
     const noTty = await runCli(args('release', '--bake', '0'), { env });
     assert.equal(noTty.code, 2);
     assert.match(noTty.stderr, /requires approval; pass --approve/);

@@ -43,6 +43,7 @@ describe('catalogctl release: the whole pipeline (CLI, emulator)', function () {
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-release-'));
     await mkdir(join(dir, 'envs'));
     await writeFile(join(dir, 'envs', 'dev.yaml'), (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID));
+    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
     const templates = fixtureTemplates(config);
     for (const s of STACK_NAMES) await writeFile(join(dir, `${s}.json`), canonicalJson(templates[s]));
     // The first deploy, then what the emulator's CloudFormation skips (aliases, stage, alarms).

@@ -31,6 +31,7 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID);
     await (await import('node:fs/promises')).mkdir(join(dir, 'envs'));
     await writeFile(join(dir, 'envs', 'dev.yaml'), yaml);
+    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
     const templates = fixtureTemplates(config);
     for (const s of STACK_NAMES) await writeFile(join(dir, `${s}.json`), canonicalJson(templates[s]));
     const keys = await putCode(moto, config, 'a');
