@@ -20,10 +20,13 @@ await build({
   // Packages that read their own files at run time, ship native code, or are large and only
   // needed by AWS-facing commands stay in node_modules.
   external: ['esbuild', 'pg-native', '@aws-cdk/*', '@aws-sdk/*', 'aws-local-stepfunctions', 'asl-validator', 'archiver', 'pg', 'jose'],
-  // `node --`: Node 20 reads its own --env-file even after the script name (and runs the file's
-  // NODE_OPTIONS); after `--` it reads none of the arguments (docs/cli-render.md).
+  // The bin starts `node -- <this file> args`: Node 20 reads its own --env-file even after the
+  // script name (and runs the file's NODE_OPTIONS), but none of the arguments after `--`
+  // (docs/cli-render.md). A shebang passes only one argument portably (`env -S` is missing from
+  // BusyBox), so the first lines are both sh and JavaScript: sh runs the `exec`, JavaScript sees a
+  // string and a comment.
   banner: {
-    js: "#!/usr/bin/env -S node --\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    js: `#!/bin/sh\n":" //; exec node -- "$0" "$@"\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);`,
   },
 });
 
