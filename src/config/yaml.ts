@@ -6,7 +6,7 @@
  * time on duplicate-key checks. Aliases are resolved here once, with an expansion budget, so an
  * undefined alias, an alias to its own ancestor or an alias bomb is an error naming the file.
  */
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type CST, type Document, type Node as YamlNode } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isSeq, LineCounter, Parser, type CST, type Document, type Node as YamlNode } from 'yaml';
 import { EnvFileError, type EnvProblem } from './errors.ts';
 
 /** Env files nest 4 deep; anything near this is a mistake or an attack. */
@@ -205,4 +205,3 @@ export function parseYaml(text: string, shown: string): ParsedYaml {
   return { doc, lineCounter, text, data };
 }
 
-export { isMap, isScalar, isSeq };
