@@ -191,7 +191,7 @@ export interface ArtifactsConfig {
 }
 
 export interface EnvConfig {
-  /** Environment name: dev, staging, prod (or a custom one loaded by --env-file). */
+  /** Environment name: dev, staging, prod (or a custom one loaded by render --env-path). */
   name: string;
   account: AccountConfig;
   /**
