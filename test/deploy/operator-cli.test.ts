@@ -39,6 +39,7 @@ describe('catalogctl preflight / diff --fail / deploy --json / env guard / secre
     const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID);
     await mkdir(join(dir, 'envs'));
     await writeFile(join(dir, 'envs', 'dev.yaml'), yaml);
+    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
     // qa: dev.yaml copied with only its name changed, so it kept dev's stack names (issue 15's first hour).
     await writeFile(join(dir, 'envs', 'qa.yaml'), yaml.replace(/^name: dev$/m, 'name: qa'));
     const templates = fixtureTemplates(config);
