@@ -1,41 +1,76 @@
 /**
- * Small helpers for writing CloudFormation as plain, typed objects: intrinsic functions, tags,
- * names. Templates stay plain JSON values so rendering is one canonical JSON.stringify.
+ * What the five stacks share: cloudform-types' intrinsic functions (`Fn`; each serialises itself
+ * through toJSON, so rendering stays one canonical JSON.stringify), the template shape, IAM
+ * documents, tags, names, and the resources every stack builds the same way (KMS keys, log groups).
  */
+import { IntrinsicFunction, type Condition, type List, type Value } from 'cloudform-types/types/dataTypes.js';
+import * as Fn from 'cloudform-types/types/functions.js';
+import type * as ParameterModule from 'cloudform-types/types/parameter.js';
 import type { EnvConfig, FunctionName } from '../config/types.ts';
+import { KMS, Logs, removalPolicy, type ResourceBase } from './resources.ts';
 
-export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
-export type Obj = { [k: string]: Json };
+export { Fn, IntrinsicFunction, type Condition, type List, type Value };
+export { pascal } from './ids.ts';
 
+export type Parameter = ParameterModule.default;
+export interface Output {
+  Description: string;
+  Value: Value<string>;
+}
 export interface Template {
   AWSTemplateFormatVersion: '2010-09-09';
   Description: string;
   Transform?: string;
-  Parameters?: Record<string, Obj>;
-  Conditions?: Record<string, Obj>;
-  Resources: Record<string, Obj>;
-  Outputs?: Record<string, Obj>;
+  Parameters?: Record<string, Parameter>;
+  Conditions?: Record<string, Condition>;
+  Resources: Record<string, ResourceBase>;
+  Outputs?: Record<string, Output>;
 }
 
-export const ref = (name: string): Obj => ({ Ref: name });
-export const getAtt = (resource: string, attr: string): Obj => ({ 'Fn::GetAtt': [resource, attr] });
-export const sub = (s: string, vars?: Obj): Obj => ({ 'Fn::Sub': vars ? [s, vars] : s });
-export const ifThen = (cond: string, a: Json, b: Json): Obj => ({ 'Fn::If': [cond, a, b] });
-export const join = (sep: string, parts: Json[]): Obj => ({ 'Fn::Join': [sep, parts] });
-export const equals = (a: Json, b: Json): Obj => ({ 'Fn::Equals': [a, b] });
-export const not = (c: Obj): Obj => ({ 'Fn::Not': [c] });
-export const noValue: Obj = { Ref: 'AWS::NoValue' };
+/**
+ * Fn::Sub, in its short form when there are no variables (`Fn.Sub` always writes `[text, vars]`,
+ * which would change every rendered template for nothing).
+ */
+export const sub = (text: string, vars?: Record<string, Value<string>>): IntrinsicFunction => (vars ? Fn.Sub(text, vars) : new IntrinsicFunction('Fn::Sub', text));
 
-export const pascal = (fn: string): string =>
-  fn
-    .split('-')
-    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('');
+export const noValue: IntrinsicFunction = Fn.Ref('AWS::NoValue');
+
+/**
+ * Fn::If for a property whose type is an object: cloudform-types admits an intrinsic only where a
+ * property is `Value<T>` (gap, see ./resources.ts); both branches are still checked against T.
+ */
+export function ifProperty<T>(condition: string, whenTrue: T, whenFalse: T | typeof noValue): T {
+  return Fn.If(condition, whenTrue, whenFalse) as unknown as T;
+}
+
+/** An IAM statement in an identity or resource policy. */
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Principal?: { Service?: Value<string> | Value<string>[]; AWS?: Value<string> };
+  Action: string | string[];
+  Resource: Value<string> | Value<string>[];
+  Condition?: Record<string, Record<string, Value<string>>>;
+}
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: PolicyStatement[];
+}
+export const policyDocument = (statements: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement: statements });
+/** An inline policy of an IAM role. */
+export const rolePolicy = (name: string, statements: PolicyStatement[]) => ({ PolicyName: name, PolicyDocument: policyDocument(statements) });
+export const allow = (action: string | string[], resource: Value<string> | Value<string>[]): PolicyStatement => ({ Effect: 'Allow', Action: action, Resource: resource });
+
+/** The trust policy letting one AWS service assume a role. */
+export const assumeRole = (service: string) => ({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+});
 
 /** Physical names carry the env so two envs never collide in one account. */
 export const functionName = (config: EnvConfig, fn: FunctionName): string => `catalog-${config.name}-${fn}`;
 
-export function tags(config: EnvConfig, extra: Record<string, string> = {}): Obj[] {
+export function tags(config: EnvConfig, extra: Record<string, string> = {}): { Key: string; Value: string }[] {
   const all: Record<string, string> = { ...config.tags, 'catalog:env': config.name, ...extra };
   return Object.keys(all)
     .sort()
@@ -43,8 +78,8 @@ export function tags(config: EnvConfig, extra: Record<string, string> = {}): Obj
 }
 
 /** A customer-managed KMS key usable by the account's services, with yearly rotation. */
-export function kmsKey(description: string, services: Json[], config: EnvConfig): Obj {
-  const statements: Json[] = [
+export function kmsKey(description: string, services: Value<string>[], config: EnvConfig) {
+  const statements: PolicyStatement[] = [
     {
       Sid: 'AccountAdministers',
       Effect: 'Allow',
@@ -62,42 +97,20 @@ export function kmsKey(description: string, services: Json[], config: EnvConfig)
       Resource: '*',
     });
   }
-  return {
-    Type: 'AWS::KMS::Key',
-    DeletionPolicy: 'Retain',
-    UpdateReplacePolicy: 'Retain',
-    Properties: {
-      Description: description,
-      EnableKeyRotation: true,
-      KeyPolicy: { Version: '2012-10-17', Statement: statements },
-      Tags: tags(config),
-    },
-  };
+  const key = new KMS.Key({ Description: description, EnableKeyRotation: true, KeyPolicy: policyDocument(statements), Tags: tags(config) });
+  return removalPolicy(key, 'Retain');
 }
 
-export function logGroup(config: EnvConfig, name: Json, kmsKeyArn: Json): Obj {
-  return {
-    Type: 'AWS::Logs::LogGroup',
-    DeletionPolicy: 'Delete',
-    UpdateReplacePolicy: 'Delete',
-    Properties: {
-      LogGroupName: name,
-      RetentionInDays: config.logging.retentionDays,
-      KmsKeyId: kmsKeyArn,
-      Tags: tags(config),
-    },
-  };
+/** A log group that goes with its stack, retained per the env and encrypted with `kmsKeyArn`. */
+export function logGroup(config: EnvConfig, name: Value<string> | undefined, kmsKeyArn: Value<string>) {
+  const group = new Logs.LogGroup({ LogGroupName: name, RetentionInDays: config.logging.retentionDays, KmsKeyId: kmsKeyArn, Tags: tags(config) });
+  return removalPolicy(group, 'Delete');
 }
 
 /** CloudWatch Logs' regional service principal, for key policies of encrypted log groups. */
-export const LOGS_PRINCIPAL: Obj = { 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' };
+export const LOGS_PRINCIPAL: IntrinsicFunction = sub('logs.${AWS::Region}.amazonaws.com');
 
-export const assumeRole = (service: string): Obj => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
-});
-
-/** Metadata that suppresses a checkov check, with the reason a reviewer needs. */
-export function checkovSkip(items: { id: string; comment: string }[]): Obj {
+/** Metadata that suppresses checkov checks, each with the reason a reviewer needs. */
+export function checkovSkip(items: { id: string; comment: string }[]) {
   return { checkov: { skip: items } };
 }

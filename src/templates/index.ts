@@ -11,7 +11,7 @@ import { buildStateMachine } from './state-machine.ts';
 import { buildStorageStack } from './storage.ts';
 
 export { buildStateMachine } from './state-machine.ts';
-export { codeKeyParameter, liveVersionParameter, PG_LAYER_KEY_PARAMETER } from './service.ts';
+export { codeKeyParameter, liveVersionParameter, PG_LAYER_KEY_PARAMETER } from './ids.ts';
 
 export const RENDERED_FILES = [
   'catalog-network.json',
@@ -24,7 +24,16 @@ export const RENDERED_FILES = [
 export type RenderedFileName = (typeof RENDERED_FILES)[number];
 export type RenderedEnvironment = Record<RenderedFileName, object>;
 
+/**
+ * The six files as plain JSON values. Builders return cloudform-types objects whose intrinsics
+ * serialise themselves (toJSON); one JSON round trip here gives every reader (render, the
+ * invariants, validate, deploy's template diff) the template exactly as CloudFormation reads it.
+ */
 export function renderEnvironment(config: EnvConfig): RenderedEnvironment {
+  return JSON.parse(JSON.stringify(buildEnvironment(config))) as RenderedEnvironment;
+}
+
+function buildEnvironment(config: EnvConfig): RenderedEnvironment {
   return {
     'catalog-network.json': buildNetworkStack(config),
     'catalog-storage.json': buildStorageStack(config),

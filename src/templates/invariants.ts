@@ -5,7 +5,7 @@
 import type { EnvConfig } from '../config/types.ts';
 import { API_FUNCTIONS, STACK_NAMES } from '../config/types.ts';
 import { CHECK_PLACEHOLDER, UPDATE_PLACEHOLDER } from './state-machine.ts';
-import { liveVersionParameter, PG_LAYER_KEY_PARAMETER } from './service.ts';
+import { liveVersionParameter, PARAM, PG_LAYER_KEY_PARAMETER } from './ids.ts';
 
 export interface InvariantFinding {
   stack: string;
@@ -128,7 +128,7 @@ export function checkFunctionEnvironment(stack: string, t: Tpl): InvariantFindin
  */
 export function checkWiring(rendered: Record<string, unknown>): InvariantFinding[] {
   const out: InvariantFinding[] = [];
-  const fromDeploy = new Set<string>([PG_LAYER_KEY_PARAMETER, ...API_FUNCTIONS.map(liveVersionParameter), 'LiveDeploymentId']);
+  const fromDeploy = new Set<string>([PG_LAYER_KEY_PARAMETER, ...API_FUNCTIONS.map(liveVersionParameter), PARAM.LiveDeploymentId]);
   const upstream = new Set<string>();
   for (const stack of STACK_NAMES) {
     const t = rendered[`${stack}.json`] as Tpl | undefined;

@@ -4,7 +4,7 @@
  * so the functions reach Secrets Manager, EventBridge, Logs, Step Functions and S3 without a NAT.
  */
 import type { EnvConfig } from '../config/types.ts';
-import { getAtt, join, kmsKey, LOGS_PRINCIPAL, ref, sub, tags, type Obj, type Template } from './cfn.ts';
+import { getAtt, join, kmsKey, LOGS_PRINCIPAL, ref, sub, tags, type Obj, type Template } from './cfn-json.ts';
 
 const INTERFACE_ENDPOINTS: [string, string][] = [
   ['SecretsManagerEndpoint', 'secretsmanager'],

@@ -5,7 +5,7 @@
  * each traffic step of a release.
  */
 import { API_FUNCTIONS, FUNCTION_NAMES, type EnvConfig, type FunctionName } from '../config/types.ts';
-import { join, kmsKey, pascal, ref, sub, tags, type Json, type Obj, type Template } from './cfn.ts';
+import { join, kmsKey, pascal, ref, sub, tags, type Json, type Obj, type Template } from './cfn-json.ts';
 
 const PERIOD = 60;
 

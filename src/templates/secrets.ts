@@ -4,7 +4,7 @@
  * verification keys, and the poller's external-API token, all under one customer key.
  */
 import type { EnvConfig } from '../config/types.ts';
-import { getAtt, kmsKey, LOGS_PRINCIPAL, ref, sub, tags, type Obj, type Template } from './cfn.ts';
+import { getAtt, kmsKey, LOGS_PRINCIPAL, ref, sub, tags, type Obj, type Template } from './cfn-json.ts';
 
 export function buildSecretsStack(config: EnvConfig): Template {
   const db = config.database;

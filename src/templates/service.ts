@@ -9,12 +9,10 @@
  */
 import { API_FUNCTIONS, FUNCTION_NAMES, type EnvConfig, type FunctionName } from '../config/types.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { assumeRole, checkovSkip, equals, functionName, getAtt, ifThen, logGroup, noValue, not, pascal, ref, sub, tags, type Json, type Obj, type Template } from './cfn.ts';
+import { assumeRole, checkovSkip, equals, functionName, getAtt, ifThen, logGroup, noValue, not, pascal, ref, sub, tags, type Json, type Obj, type Template } from './cfn-json.ts';
+import { codeKeyParameter, liveVersionParameter } from './ids.ts';
 import { buildStateMachine } from './state-machine.ts';
 
-export const codeKeyParameter = (fn: FunctionName): string => `CodeKey${pascal(fn)}`;
-export const liveVersionParameter = (fn: FunctionName): string => `LiveVersion${pascal(fn)}`;
-export const PG_LAYER_KEY_PARAMETER = 'LayerKeyPg';
 
 const API_ROOT = '/storage/v1/catalog';
 /** Functions that talk to PostgreSQL: in the VPC, with the pg layer and the DB secret. */

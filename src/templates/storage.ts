@@ -5,7 +5,7 @@
  * snapshot-on-delete where the env protects its data.
  */
 import type { EnvConfig } from '../config/types.ts';
-import { assumeRole, checkovSkip, getAtt, kmsKey, ref, sub, tags, type Obj, type Template } from './cfn.ts';
+import { assumeRole, checkovSkip, getAtt, kmsKey, ref, sub, tags, type Obj, type Template } from './cfn-json.ts';
 
 export const replicaId = (i: number): string => `DatabaseReplica${i + 1}`;
 
