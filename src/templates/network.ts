@@ -4,138 +4,155 @@
  * so the functions reach Secrets Manager, EventBridge, Logs, Step Functions and S3 without a NAT.
  */
 import type { EnvConfig } from '../config/types.ts';
-import { getAtt, join, kmsKey, LOGS_PRINCIPAL, ref, sub, tags, type Obj, type Template } from './cfn-json.ts';
+import { allow, assumeRole, Fn, kmsKey, logGroup, LOGS_PRINCIPAL, rolePolicy, sub, tags, type Template, type Value } from './cfn.ts';
+import { NETWORK as N, OUT, privateSubnetId, subnetRouteTableAssociationId } from './ids.ts';
+import { EC2, IAM, type ResourceBase } from './resources.ts';
+
+type NewVpc = Extract<EnvConfig['network'], { mode: 'create' }>;
+
+/** Where the functions and the database live: the VPC this stack creates, or the one it adopts. */
+interface Placement {
+  vpcId: Value<string>;
+  subnetIds: Value<string>[];
+  routeTableIds: Value<string>[];
+}
 
 const INTERFACE_ENDPOINTS: [string, string][] = [
-  ['SecretsManagerEndpoint', 'secretsmanager'],
-  ['EventsEndpoint', 'events'],
-  ['LogsEndpoint', 'logs'],
-  ['StatesEndpoint', 'states'],
+  [N.SecretsManagerEndpoint, 'secretsmanager'],
+  [N.EventsEndpoint, 'events'],
+  [N.LogsEndpoint, 'logs'],
+  [N.StatesEndpoint, 'states'],
 ];
 
-export function buildNetworkStack(config: EnvConfig): Template {
+function placement(config: EnvConfig): Placement {
   const n = config.network;
-  const resources: Record<string, Obj> = {};
-  let vpcId: Obj | string;
-  let subnetIds: (Obj | string)[];
-  let routeTables: (Obj | string)[];
+  if (n.mode === 'adopt') return { vpcId: n.vpcId, subnetIds: [...n.subnetIds], routeTableIds: [...n.routeTableIds] };
+  return {
+    vpcId: Fn.Ref(N.Vpc),
+    subnetIds: n.privateSubnetCidrs.map((_, i) => Fn.Ref(privateSubnetId(i))),
+    routeTableIds: [Fn.Ref(N.PrivateRouteTable)],
+  };
+}
 
-  if (n.mode === 'create') {
-    resources.Vpc = {
-      Type: 'AWS::EC2::VPC',
-      Properties: { CidrBlock: n.vpcCidr, EnableDnsHostnames: true, EnableDnsSupport: true, Tags: tags(config, { Name: `catalog-${config.name}` }) },
-    };
-    resources.PrivateRouteTable = { Type: 'AWS::EC2::RouteTable', Properties: { VpcId: ref('Vpc'), Tags: tags(config, { Name: `catalog-${config.name}-private` }) } };
-    subnetIds = [];
-    n.privateSubnetCidrs.forEach((cidr, i) => {
-      const id = `PrivateSubnet${'AB'[i]}`;
-      const az = n.availabilityZones?.[i] ?? { 'Fn::Select': [i, { 'Fn::GetAZs': '' }] };
-      resources[id] = {
-        Type: 'AWS::EC2::Subnet',
-        Properties: { VpcId: ref('Vpc'), CidrBlock: cidr, AvailabilityZone: az, MapPublicIpOnLaunch: false, Tags: tags(config, { Name: `catalog-${config.name}-private-${'ab'[i]}` }) },
-      };
-      resources[`${id}RouteTableAssociation`] = { Type: 'AWS::EC2::SubnetRouteTableAssociation', Properties: { SubnetId: ref(id), RouteTableId: ref('PrivateRouteTable') } };
-      subnetIds.push(ref(id));
+/** The new VPC, its private route table, and one private subnet per AZ. */
+function vpcResources(config: EnvConfig, n: NewVpc): Record<string, ResourceBase> {
+  const resources: Record<string, ResourceBase> = {
+    [N.Vpc]: new EC2.VPC({ CidrBlock: n.vpcCidr, EnableDnsHostnames: true, EnableDnsSupport: true, Tags: tags(config, { Name: `catalog-${config.name}` }) }),
+    [N.PrivateRouteTable]: new EC2.RouteTable({ VpcId: Fn.Ref(N.Vpc), Tags: tags(config, { Name: `catalog-${config.name}-private` }) }),
+  };
+  n.privateSubnetCidrs.forEach((cidr, i) => {
+    resources[privateSubnetId(i)] = new EC2.Subnet({
+      VpcId: Fn.Ref(N.Vpc),
+      CidrBlock: cidr,
+      AvailabilityZone: n.availabilityZones?.[i] ?? Fn.Select(i, Fn.GetAZs('')),
+      MapPublicIpOnLaunch: false,
+      Tags: tags(config, { Name: `catalog-${config.name}-private-${'ab'[i]}` }),
     });
-    vpcId = ref('Vpc');
-    routeTables = [ref('PrivateRouteTable')];
-    resources.FlowLogKey = kmsKey(`Catalog ${config.name} VPC flow logs`, [LOGS_PRINCIPAL], config);
-    resources.FlowLogGroup = {
-      Type: 'AWS::Logs::LogGroup',
-      DeletionPolicy: 'Delete',
-      UpdateReplacePolicy: 'Delete',
-      Properties: { RetentionInDays: config.logging.retentionDays, KmsKeyId: getAtt('FlowLogKey', 'Arn'), Tags: tags(config) },
-    };
-    resources.FlowLogRole = {
-      Type: 'AWS::IAM::Role',
-      Properties: {
-        AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'vpc-flow-logs.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
-        Policies: [
-          {
-            PolicyName: 'write-flow-logs',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], Resource: getAtt('FlowLogGroup', 'Arn') }],
-            },
-          },
-        ],
-        Tags: tags(config),
-      },
-    };
-    resources.FlowLog = {
-      Type: 'AWS::EC2::FlowLog',
-      Properties: { ResourceId: ref('Vpc'), ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs', LogGroupName: ref('FlowLogGroup'), DeliverLogsPermissionArn: getAtt('FlowLogRole', 'Arn'), Tags: tags(config) },
-    };
-  } else {
-    vpcId = n.vpcId;
-    subnetIds = [...n.subnetIds];
-    routeTables = [...n.routeTableIds];
-  }
+    resources[subnetRouteTableAssociationId(i)] = new EC2.SubnetRouteTableAssociation({ SubnetId: Fn.Ref(privateSubnetId(i)), RouteTableId: Fn.Ref(N.PrivateRouteTable) });
+  });
+  return resources;
+}
 
-  resources.LambdaSecurityGroup = {
-    Type: 'AWS::EC2::SecurityGroup',
-    Properties: {
+/** VPC flow logs into an encrypted log group, written by their own role. */
+function flowLogResources(config: EnvConfig): Record<string, ResourceBase> {
+  return {
+    [N.FlowLogKey]: kmsKey(`Catalog ${config.name} VPC flow logs`, [LOGS_PRINCIPAL], config),
+    [N.FlowLogGroup]: logGroup(config, undefined, Fn.GetAtt(N.FlowLogKey, 'Arn')),
+    [N.FlowLogRole]: new IAM.Role({
+      AssumeRolePolicyDocument: assumeRole('vpc-flow-logs.amazonaws.com'),
+      Policies: [rolePolicy('write-flow-logs', [allow(['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], Fn.GetAtt(N.FlowLogGroup, 'Arn'))])],
+      Tags: tags(config),
+    }),
+    [N.FlowLog]: new EC2.FlowLog({
+      ResourceId: Fn.Ref(N.Vpc),
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+      LogGroupName: Fn.Ref(N.FlowLogGroup),
+      DeliverLogsPermissionArn: Fn.GetAtt(N.FlowLogRole, 'Arn'),
+      Tags: tags(config),
+    }),
+  };
+}
+
+/** Lambda, database and endpoint security groups: 5432 into the database only from the Lambda group. */
+function securityGroupResources(config: EnvConfig, { vpcId }: Placement): Record<string, ResourceBase> {
+  const lambdaGroupId = Fn.GetAtt(N.LambdaSecurityGroup, 'GroupId');
+  const databaseGroupId = Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId');
+  const noEgress = [{ IpProtocol: '-1', CidrIp: '127.0.0.1/32', Description: 'no egress' }];
+  return {
+    [N.LambdaSecurityGroup]: new EC2.SecurityGroup({
       GroupDescription: `Catalog ${config.name} Lambda functions`,
       VpcId: vpcId,
       // HTTPS to the interface endpoints and the S3 gateway endpoint; with no NAT there is no other way out.
       SecurityGroupEgress: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0', Description: 'HTTPS to VPC endpoints and S3' }],
       Tags: tags(config, { Name: `catalog-${config.name}-lambda` }),
-    },
-  };
-  resources.LambdaToDatabaseEgress = {
-    Type: 'AWS::EC2::SecurityGroupEgress',
-    Properties: { GroupId: getAtt('LambdaSecurityGroup', 'GroupId'), IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: getAtt('DatabaseSecurityGroup', 'GroupId'), Description: 'PostgreSQL to the database' },
-  };
-  resources.DatabaseSecurityGroup = {
-    Type: 'AWS::EC2::SecurityGroup',
-    Properties: {
+    }),
+    [N.LambdaToDatabaseEgress]: new EC2.SecurityGroupEgress({
+      GroupId: lambdaGroupId,
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
+      DestinationSecurityGroupId: databaseGroupId,
+      Description: 'PostgreSQL to the database',
+    }),
+    [N.DatabaseSecurityGroup]: new EC2.SecurityGroup({
       GroupDescription: `Catalog ${config.name} PostgreSQL: reachable only from the Lambda functions`,
       VpcId: vpcId,
-      SecurityGroupEgress: [{ IpProtocol: '-1', CidrIp: '127.0.0.1/32', Description: 'no egress' }],
+      SecurityGroupEgress: noEgress,
       Tags: tags(config, { Name: `catalog-${config.name}-db` }),
-    },
-  };
-  resources.DatabaseIngressFromLambda = {
-    Type: 'AWS::EC2::SecurityGroupIngress',
-    Properties: { GroupId: getAtt('DatabaseSecurityGroup', 'GroupId'), IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, SourceSecurityGroupId: getAtt('LambdaSecurityGroup', 'GroupId'), Description: 'PostgreSQL from the Lambda functions only' },
-  };
-  resources.EndpointSecurityGroup = {
-    Type: 'AWS::EC2::SecurityGroup',
-    Properties: {
+    }),
+    [N.DatabaseIngressFromLambda]: new EC2.SecurityGroupIngress({
+      GroupId: databaseGroupId,
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
+      SourceSecurityGroupId: lambdaGroupId,
+      Description: 'PostgreSQL from the Lambda functions only',
+    }),
+    [N.EndpointSecurityGroup]: new EC2.SecurityGroup({
       GroupDescription: `Catalog ${config.name} VPC interface endpoints`,
       VpcId: vpcId,
-      SecurityGroupIngress: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: getAtt('LambdaSecurityGroup', 'GroupId'), Description: 'HTTPS from the Lambda functions' }],
-      SecurityGroupEgress: [{ IpProtocol: '-1', CidrIp: '127.0.0.1/32', Description: 'no egress' }],
+      SecurityGroupIngress: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: lambdaGroupId, Description: 'HTTPS from the Lambda functions' }],
+      SecurityGroupEgress: noEgress,
       Tags: tags(config, { Name: `catalog-${config.name}-endpoints` }),
-    },
+    }),
   };
-  for (const [id, service] of INTERFACE_ENDPOINTS) {
-    resources[id] = {
-      Type: 'AWS::EC2::VPCEndpoint',
-      Properties: {
-        VpcId: vpcId,
-        ServiceName: sub(`com.amazonaws.\${AWS::Region}.${service}`),
-        VpcEndpointType: 'Interface',
-        PrivateDnsEnabled: true,
-        SubnetIds: subnetIds,
-        SecurityGroupIds: [getAtt('EndpointSecurityGroup', 'GroupId')],
-      },
-    };
-  }
-  resources.S3Endpoint = {
-    Type: 'AWS::EC2::VPCEndpoint',
-    Properties: { VpcId: vpcId, ServiceName: sub('com.amazonaws.${AWS::Region}.s3'), VpcEndpointType: 'Gateway', RouteTableIds: routeTables },
-  };
+}
 
+/** Interface endpoints for the AWS APIs the functions call, and the S3 gateway endpoint. */
+function endpointResources({ vpcId, subnetIds, routeTableIds }: Placement): Record<string, ResourceBase> {
+  const resources: Record<string, ResourceBase> = {};
+  for (const [id, service] of INTERFACE_ENDPOINTS) {
+    resources[id] = new EC2.VPCEndpoint({
+      VpcId: vpcId,
+      ServiceName: sub(`com.amazonaws.\${AWS::Region}.${service}`),
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+      SubnetIds: subnetIds,
+      SecurityGroupIds: [Fn.GetAtt(N.EndpointSecurityGroup, 'GroupId')],
+    });
+  }
+  resources[N.S3Endpoint] = new EC2.VPCEndpoint({ VpcId: vpcId, ServiceName: sub('com.amazonaws.${AWS::Region}.s3'), VpcEndpointType: 'Gateway', RouteTableIds: routeTableIds });
+  return resources;
+}
+
+export function buildNetworkStack(config: EnvConfig): Template {
+  const n = config.network;
+  const where = placement(config);
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: `Catalog ${config.name}: network (${n.mode === 'create' ? 'new VPC' : 'adopted VPC'}, security groups, VPC endpoints)`,
-    Resources: resources,
+    Resources: {
+      ...(n.mode === 'create' ? { ...vpcResources(config, n), ...flowLogResources(config) } : {}),
+      ...securityGroupResources(config, where),
+      ...endpointResources(where),
+    },
     Outputs: {
-      VpcId: { Description: 'VPC of the Catalog service', Value: vpcId },
-      SubnetIds: { Description: 'Private subnets (two AZs), comma-separated', Value: join(',', subnetIds) },
-      LambdaSecurityGroupId: { Description: 'Security group of the in-VPC functions', Value: getAtt('LambdaSecurityGroup', 'GroupId') },
-      DbSecurityGroupId: { Description: 'Security group of the database', Value: getAtt('DatabaseSecurityGroup', 'GroupId') },
+      [OUT.VpcId]: { Description: 'VPC of the Catalog service', Value: where.vpcId },
+      [OUT.SubnetIds]: { Description: 'Private subnets (two AZs), comma-separated', Value: Fn.Join(',', where.subnetIds) },
+      [OUT.LambdaSecurityGroupId]: { Description: 'Security group of the in-VPC functions', Value: Fn.GetAtt(N.LambdaSecurityGroup, 'GroupId') },
+      [OUT.DbSecurityGroupId]: { Description: 'Security group of the database', Value: Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId') },
     },
   };
 }
