@@ -62,6 +62,7 @@ export type { ResourceBase };
 export type { DBInstanceProperties } from 'cloudform-types/types/rds/dbInstance.js';
 export type { MethodSetting } from 'cloudform-types/types/apiGateway/stage.js';
 export type { MetricDataQuery, AlarmProperties } from 'cloudform-types/types/cloudWatch/alarm.js';
+export type { GenerateSecretString } from 'cloudform-types/types/secretsManager/secret.js';
 
 /**
  * Gap: AWS::Lambda::Function `LoggingConfig` is missing from cloudform-types 7.5 (spec 148.0.0).
