@@ -13,6 +13,9 @@
  *   below (AWS CloudFormation Template Reference, AWS::Lambda::Function LoggingConfig).
  * - The `UpdateReplacePolicy` resource attribute: `ResourceBase` has `DeletionPolicy` only;
  *   `removalPolicy()` below sets both (Template Reference, UpdateReplacePolicy attribute).
+ * - AWS::ApiGateway::Method `RequestParameters`: values are whether the parameter is required
+ *   (boolean; the registry schema admits boolean or string), typed string only: `ApiGatewayMethod`
+ *   below (Template Reference, AWS::ApiGateway::Method RequestParameters; API Gateway PutMethod).
  * - `Fn::If` where a property's type is an object (e.g. AWS::Lambda::Alias
  *   ProvisionedConcurrencyConfig): only `Value<T>` properties admit an intrinsic in these types,
  *   CloudFormation admits Fn::If on any property. `ifProperty()` in ./cfn.ts.
@@ -22,7 +25,7 @@ import { DeletionPolicy, type ResourceBase } from 'cloudform-types/types/resourc
 import apiGatewayAccount from 'cloudform-types/types/apiGateway/account.js';
 import apiGatewayAuthorizer from 'cloudform-types/types/apiGateway/authorizer.js';
 import apiGatewayDeployment from 'cloudform-types/types/apiGateway/deployment.js';
-import apiGatewayMethod from 'cloudform-types/types/apiGateway/method.js';
+import apiGatewayMethod, { type MethodProperties } from 'cloudform-types/types/apiGateway/method.js';
 import apiGatewayResource from 'cloudform-types/types/apiGateway/resource.js';
 import apiGatewayRestApi from 'cloudform-types/types/apiGateway/restApi.js';
 import apiGatewayStage from 'cloudform-types/types/apiGateway/stage.js';
@@ -84,6 +87,17 @@ class LambdaFunction extends lambdaFunction.default {
   }
 }
 
+/** Gap: AWS::ApiGateway::Method `RequestParameters` maps each parameter to whether it is required. */
+export interface ApiGatewayMethodProperties extends Omit<MethodProperties, 'RequestParameters'> {
+  RequestParameters?: Record<string, Value<boolean>>;
+}
+class ApiGatewayMethod extends apiGatewayMethod.default {
+  constructor(properties: ApiGatewayMethodProperties) {
+    // The one cast: the base class stores properties as given, booleans included.
+    super(properties as MethodProperties);
+  }
+}
+
 export type RemovalPolicy = keyof typeof DeletionPolicy;
 /**
  * Gap: `ResourceBase` has no `UpdateReplacePolicy` attribute. Every stateful resource here keeps
@@ -98,7 +112,7 @@ export const ApiGateway = {
   Account: apiGatewayAccount.default,
   Authorizer: apiGatewayAuthorizer.default,
   Deployment: apiGatewayDeployment.default,
-  Method: apiGatewayMethod.default,
+  Method: ApiGatewayMethod,
   Resource: apiGatewayResource.default,
   RestApi: apiGatewayRestApi.default,
   Stage: apiGatewayStage.default,
