@@ -5,201 +5,327 @@
  * each traffic step of a release.
  */
 import { API_FUNCTIONS, FUNCTION_NAMES, type EnvConfig, type FunctionName } from '../config/types.ts';
-import { join, kmsKey, pascal, ref, sub, tags, type Json, type Obj, type Template } from './cfn-json.ts';
+import { Fn, kmsKey, policyDocument, sub, tags, type Output, type Parameter, type Template } from './cfn.ts';
+import { fnIds, OBSERVABILITY as O, OUT } from './ids.ts';
+import { CloudWatch, Logs, SNS, type AlarmProperties, type MetricDataQuery, type ResourceBase } from './resources.ts';
 
 const PERIOD = 60;
 
-export function buildObservabilityStack(config: EnvConfig): Template {
+/** What makes one alarm: the metric side; name, actions and missing-data handling are common. */
+type AlarmCondition = Omit<AlarmProperties, 'AlarmName' | 'AlarmDescription' | 'ActionsEnabled' | 'AlarmActions' | 'OKActions' | 'TreatMissingData'>;
+interface AlarmSpec {
+  id: string;
+  name: string;
+  description: string;
+  /** Whether a firing alarm stops a release's traffic step (catalog-observability Output AlarmNames). */
+  gate: boolean;
+  condition: AlarmCondition;
+}
+
+const apiDimensions = () => [
+  { Name: 'ApiName', Value: Fn.Ref(OUT.RestApiName) },
+  { Name: 'Stage', Value: Fn.Ref(OUT.StageName) },
+];
+const functionDimensions = (fn: FunctionName) => [{ Name: 'FunctionName', Value: Fn.Ref(fnIds(fn).functionNameOutput) }];
+
+const apiMetric = (id: string, metric: string, stat: string): MetricDataQuery => ({
+  Id: id,
+  ReturnData: false,
+  MetricStat: { Metric: { Namespace: 'AWS/ApiGateway', MetricName: metric, Dimensions: apiDimensions() }, Period: PERIOD, Stat: stat },
+});
+
+// --- The alarms, in the order AlarmNames lists the gating ones ---
+
+function api5xxRateAlarm(config: EnvConfig): AlarmSpec {
   const a = config.alarms;
-  const env = config.name;
   const minutes = a.evaluationMinutes;
-  const resources: Record<string, Obj> = {};
-  const gating: string[] = [];
-  const apiDims = [
-    { Name: 'ApiName', Value: ref('RestApiName') },
-    { Name: 'Stage', Value: ref('StageName') },
-  ];
-  const apiMetric = (id: string, metric: string, stat: string): Obj => ({
-    Id: id,
-    ReturnData: false,
-    MetricStat: { Metric: { Namespace: 'AWS/ApiGateway', MetricName: metric, Dimensions: apiDims }, Period: PERIOD, Stat: stat },
-  });
-  const alarm = (id: string, name: string, description: string, props: Obj, gate = true): void => {
-    resources[id] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmName: name,
-        AlarmDescription: description,
-        ActionsEnabled: true,
-        AlarmActions: [ref('NotificationTopic')],
-        OKActions: [ref('NotificationTopic')],
-        TreatMissingData: 'notBreaching',
-        ...props,
-      },
-    };
-    if (gate) gating.push(name);
-  };
-
-  resources.NotificationKey = kmsKey(`Catalog ${env} alarm notifications`, ['cloudwatch.amazonaws.com', 'sns.amazonaws.com'], config);
-  resources.NotificationTopic = {
-    Type: 'AWS::SNS::Topic',
-    Properties: { TopicName: `catalog-${env}-alarms`, DisplayName: `Catalog ${env} alarms`, KmsMasterKeyId: ref('NotificationKey'), Tags: tags(config) },
-  };
-  resources.NotificationTopicPolicy = {
-    Type: 'AWS::SNS::TopicPolicy',
-    Properties: {
-      Topics: [ref('NotificationTopic')],
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'CloudWatchAlarmsPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: ref('NotificationTopic'), Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } } },
-        ],
-      },
+  return {
+    id: O.Api5xxRateAlarm,
+    name: `catalog-${config.name}-api-5xx-rate`,
+    description: `API 5xx responses above ${a.api5xxRatePercent}% for ${minutes} minutes`,
+    gate: true,
+    condition: {
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: a.api5xxRatePercent,
+      EvaluationPeriods: minutes,
+      DatapointsToAlarm: minutes,
+      Metrics: [apiMetric('errors', '5XXError', 'Sum'), apiMetric('requests', 'Count', 'Sum'), { Id: 'rate', Label: '5xx %', Expression: 'IF(requests > 0, 100 * errors / requests, 0)', ReturnData: true }],
     },
   };
-  if (a.notificationEmail) {
-    resources.NotificationEmail = { Type: 'AWS::SNS::Subscription', Properties: { TopicArn: ref('NotificationTopic'), Protocol: 'email', Endpoint: a.notificationEmail } };
-  }
+}
 
-  alarm('Api5xxRateAlarm', `catalog-${env}-api-5xx-rate`, `API 5xx responses above ${a.api5xxRatePercent}% for ${minutes} minutes`, {
-    ComparisonOperator: 'GreaterThanThreshold',
-    Threshold: a.api5xxRatePercent,
-    EvaluationPeriods: minutes,
-    DatapointsToAlarm: minutes,
-    Metrics: [apiMetric('errors', '5XXError', 'Sum'), apiMetric('requests', 'Count', 'Sum'), { Id: 'rate', Label: '5xx %', Expression: 'IF(requests > 0, 100 * errors / requests, 0)', ReturnData: true }],
-  });
-  alarm('ApiLatencyP99Alarm', `catalog-${env}-api-p99-latency`, `API p99 latency above ${a.p99LatencyMs} ms for ${minutes} minutes`, {
-    Namespace: 'AWS/ApiGateway',
-    MetricName: 'Latency',
-    Dimensions: apiDims,
-    ExtendedStatistic: 'p99',
-    Period: PERIOD,
-    EvaluationPeriods: minutes,
-    DatapointsToAlarm: minutes,
-    Threshold: a.p99LatencyMs,
-    ComparisonOperator: 'GreaterThanThreshold',
-  });
-  // API Gateway has no 401/403 metric of its own: count them from the JSON access log.
-  resources.AuthFailureMetricFilter = {
-    Type: 'AWS::Logs::MetricFilter',
-    Properties: {
-      LogGroupName: ref('ApiAccessLogGroupName'),
-      FilterPattern: '{ ($.status = "401") || ($.status = "403") }',
-      MetricTransformations: [{ MetricNamespace: `Catalog/${env}`, MetricName: 'AuthFailures', MetricValue: '1', DefaultValue: 0 }],
-    },
-  };
-  alarm('AuthFailureRateAlarm', `catalog-${env}-auth-failure-rate`, `Auth failures above ${a.authFailureRatePercent}% of requests for ${minutes} minutes`, {
-    ComparisonOperator: 'GreaterThanThreshold',
-    Threshold: a.authFailureRatePercent,
-    EvaluationPeriods: minutes,
-    DatapointsToAlarm: minutes,
-    Metrics: [
-      { Id: 'failures', ReturnData: false, MetricStat: { Metric: { Namespace: `Catalog/${env}`, MetricName: 'AuthFailures' }, Period: PERIOD, Stat: 'Sum' } },
-      apiMetric('requests', 'Count', 'Sum'),
-      { Id: 'rate', Label: 'auth failure %', Expression: 'IF(requests > 0, 100 * failures / requests, 0)', ReturnData: true },
-    ],
-  });
-  if (config.database.readReplicas > 0) {
-    alarm('ReplicaLagAlarm', `catalog-${env}-replica-lag`, `Read replica lag above ${a.replicaLagSeconds} s`, {
-      Namespace: 'AWS/RDS',
-      MetricName: 'ReplicaLag',
-      Dimensions: [{ Name: 'DBInstanceIdentifier', Value: ref('DbReplicaIdentifier') }],
-      Statistic: 'Maximum',
+function apiLatencyP99Alarm(config: EnvConfig): AlarmSpec {
+  const a = config.alarms;
+  const minutes = a.evaluationMinutes;
+  return {
+    id: O.ApiLatencyP99Alarm,
+    name: `catalog-${config.name}-api-p99-latency`,
+    description: `API p99 latency above ${a.p99LatencyMs} ms for ${minutes} minutes`,
+    gate: true,
+    condition: {
+      Namespace: 'AWS/ApiGateway',
+      MetricName: 'Latency',
+      Dimensions: apiDimensions(),
+      ExtendedStatistic: 'p99',
       Period: PERIOD,
       EvaluationPeriods: minutes,
       DatapointsToAlarm: minutes,
+      Threshold: a.p99LatencyMs,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
+  };
+}
+
+/** Auth failures (counted by authFailureMetricFilterResource) as a share of all requests. */
+function authFailureRateAlarm(config: EnvConfig): AlarmSpec {
+  const a = config.alarms;
+  const minutes = a.evaluationMinutes;
+  return {
+    id: O.AuthFailureRateAlarm,
+    name: `catalog-${config.name}-auth-failure-rate`,
+    description: `Auth failures above ${a.authFailureRatePercent}% of requests for ${minutes} minutes`,
+    gate: true,
+    condition: {
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: a.authFailureRatePercent,
+      EvaluationPeriods: minutes,
+      DatapointsToAlarm: minutes,
+      Metrics: [
+        { Id: 'failures', ReturnData: false, MetricStat: { Metric: { Namespace: `Catalog/${config.name}`, MetricName: 'AuthFailures' }, Period: PERIOD, Stat: 'Sum' } },
+        apiMetric('requests', 'Count', 'Sum'),
+        { Id: 'rate', Label: 'auth failure %', Expression: 'IF(requests > 0, 100 * failures / requests, 0)', ReturnData: true },
+      ],
+    },
+  };
+}
+
+function replicaLagAlarm(config: EnvConfig): AlarmSpec {
+  const a = config.alarms;
+  return {
+    id: O.ReplicaLagAlarm,
+    name: `catalog-${config.name}-replica-lag`,
+    description: `Read replica lag above ${a.replicaLagSeconds} s`,
+    gate: false,
+    condition: {
+      Namespace: 'AWS/RDS',
+      MetricName: 'ReplicaLag',
+      Dimensions: [{ Name: 'DBInstanceIdentifier', Value: Fn.Ref(OUT.DbReplicaIdentifier) }],
+      Statistic: 'Maximum',
+      Period: PERIOD,
+      EvaluationPeriods: a.evaluationMinutes,
+      DatapointsToAlarm: a.evaluationMinutes,
       Threshold: a.replicaLagSeconds,
       ComparisonOperator: 'GreaterThanThreshold',
-    }, false);
-  }
-  alarm('ConcurrencyAlarm', `catalog-${env}-lambda-concurrency`, `Account Lambda concurrency at or above ${a.concurrencyUtilizationPercent}% of ${config.lambda.accountConcurrencyLimit}`, {
-    Namespace: 'AWS/Lambda',
-    MetricName: 'ConcurrentExecutions',
-    Statistic: 'Maximum',
-    Period: PERIOD,
-    EvaluationPeriods: 3,
-    DatapointsToAlarm: 3,
-    Threshold: Math.floor((config.lambda.accountConcurrencyLimit * a.concurrencyUtilizationPercent) / 100),
-    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-  }, false);
-  const fnDims = (fn: FunctionName) => [{ Name: 'FunctionName', Value: ref(`FunctionName${pascal(fn)}`) }];
-  alarm('ThrottlesAlarm', `catalog-${env}-lambda-throttles`, 'API functions are being throttled', {
-    ComparisonOperator: 'GreaterThanThreshold',
-    Threshold: 0,
-    EvaluationPeriods: minutes,
-    DatapointsToAlarm: 2,
-    Metrics: [
-      ...API_FUNCTIONS.map((fn, i): Obj => ({ Id: `t${i}`, ReturnData: false, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: fnDims(fn) }, Period: PERIOD, Stat: 'Sum' } })),
-      { Id: 'total', Label: 'throttles', Expression: API_FUNCTIONS.map((_, i) => `t${i}`).join(' + '), ReturnData: true },
-    ],
-  });
-  for (const fn of FUNCTION_NAMES) {
-    alarm(`${pascal(fn)}ErrorsAlarm`, `catalog-${env}-${fn}-errors`, `${fn} invocation errors`, {
+    },
+  };
+}
+
+function concurrencyAlarm(config: EnvConfig): AlarmSpec {
+  const a = config.alarms;
+  const limit = config.lambda.accountConcurrencyLimit;
+  return {
+    id: O.ConcurrencyAlarm,
+    name: `catalog-${config.name}-lambda-concurrency`,
+    description: `Account Lambda concurrency at or above ${a.concurrencyUtilizationPercent}% of ${limit}`,
+    gate: false,
+    condition: {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'ConcurrentExecutions',
+      Statistic: 'Maximum',
+      Period: PERIOD,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: Math.floor((limit * a.concurrencyUtilizationPercent) / 100),
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    },
+  };
+}
+
+/** Throttles summed over the API functions. */
+function throttlesAlarm(config: EnvConfig): AlarmSpec {
+  return {
+    id: O.ThrottlesAlarm,
+    name: `catalog-${config.name}-lambda-throttles`,
+    description: 'API functions are being throttled',
+    gate: true,
+    condition: {
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: config.alarms.evaluationMinutes,
+      DatapointsToAlarm: 2,
+      Metrics: [
+        ...API_FUNCTIONS.map((fn, i): MetricDataQuery => ({ Id: `t${i}`, ReturnData: false, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: functionDimensions(fn) }, Period: PERIOD, Stat: 'Sum' } })),
+        { Id: 'total', Label: 'throttles', Expression: API_FUNCTIONS.map((_, i) => `t${i}`).join(' + '), ReturnData: true },
+      ],
+    },
+  };
+}
+
+/** Any invocation error; only the API functions' alarms gate a release. */
+function functionErrorsAlarm(config: EnvConfig, fn: FunctionName): AlarmSpec {
+  return {
+    id: fnIds(fn).errorsAlarm,
+    name: `catalog-${config.name}-${fn}-errors`,
+    description: `${fn} invocation errors`,
+    gate: (API_FUNCTIONS as readonly string[]).includes(fn),
+    condition: {
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
-      Dimensions: fnDims(fn),
+      Dimensions: functionDimensions(fn),
       Statistic: 'Sum',
       Period: PERIOD,
-      EvaluationPeriods: minutes,
+      EvaluationPeriods: config.alarms.evaluationMinutes,
       DatapointsToAlarm: 2,
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
-    }, (API_FUNCTIONS as readonly string[]).includes(fn));
-  }
-  for (const [id, metric] of [['PollerFailedAlarm', 'ExecutionsFailed'], ['PollerTimedOutAlarm', 'ExecutionsTimedOut']] as const) {
-    alarm(id, `catalog-${env}-poller-${metric === 'ExecutionsFailed' ? 'failed' : 'timed-out'}`, `Catalog Status Poller ${metric}`, {
+    },
+  };
+}
+
+function pollerAlarms(config: EnvConfig): AlarmSpec[] {
+  const alarms = [
+    { id: O.PollerFailedAlarm, metric: 'ExecutionsFailed', suffix: 'failed' },
+    { id: O.PollerTimedOutAlarm, metric: 'ExecutionsTimedOut', suffix: 'timed-out' },
+  ];
+  return alarms.map(({ id, metric, suffix }) => ({
+    id,
+    name: `catalog-${config.name}-poller-${suffix}`,
+    description: `Catalog Status Poller ${metric}`,
+    gate: false,
+    condition: {
       Namespace: 'AWS/States',
       MetricName: metric,
-      Dimensions: [{ Name: 'StateMachineArn', Value: ref('StateMachineArn') }],
+      Dimensions: [{ Name: 'StateMachineArn', Value: Fn.Ref(OUT.StateMachineArn) }],
       Statistic: 'Sum',
       Period: 300,
       EvaluationPeriods: 1,
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
-    }, false);
-  }
+    },
+  }));
+}
 
-  const widget = (title: string, metrics: Json[], y: number, x: number, extra: Obj = {}): Obj => ({
+function alarmSpecs(config: EnvConfig): AlarmSpec[] {
+  return [
+    api5xxRateAlarm(config),
+    apiLatencyP99Alarm(config),
+    authFailureRateAlarm(config),
+    ...(config.database.readReplicas > 0 ? [replicaLagAlarm(config)] : []),
+    concurrencyAlarm(config),
+    throttlesAlarm(config),
+    ...FUNCTION_NAMES.map((fn) => functionErrorsAlarm(config, fn)),
+    ...pollerAlarms(config),
+  ];
+}
+
+/** Every alarm notifies the topic when it fires and when it clears. */
+function alarmResource({ name, description, condition }: AlarmSpec) {
+  return new CloudWatch.Alarm({
+    AlarmName: name,
+    AlarmDescription: description,
+    ActionsEnabled: true,
+    AlarmActions: [Fn.Ref(O.NotificationTopic)],
+    OKActions: [Fn.Ref(O.NotificationTopic)],
+    TreatMissingData: 'notBreaching',
+    ...condition,
+  });
+}
+
+// --- Notifications, the auth-failure metric, the dashboard ---
+
+function notificationResources(config: EnvConfig): Record<string, ResourceBase> {
+  const env = config.name;
+  const resources: Record<string, ResourceBase> = {
+    [O.NotificationKey]: kmsKey(`Catalog ${env} alarm notifications`, ['cloudwatch.amazonaws.com', 'sns.amazonaws.com'], config),
+    [O.NotificationTopic]: new SNS.Topic({ TopicName: `catalog-${env}-alarms`, DisplayName: `Catalog ${env} alarms`, KmsMasterKeyId: Fn.Ref(O.NotificationKey), Tags: tags(config) }),
+    [O.NotificationTopicPolicy]: new SNS.TopicPolicy({
+      Topics: [Fn.Ref(O.NotificationTopic)],
+      PolicyDocument: policyDocument([
+        {
+          Sid: 'CloudWatchAlarmsPublish',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: Fn.Ref(O.NotificationTopic),
+          Condition: { StringEquals: { 'aws:SourceAccount': Fn.Ref('AWS::AccountId') } },
+        },
+      ]),
+    }),
+  };
+  const email = config.alarms.notificationEmail;
+  if (email) resources[O.NotificationEmail] = new SNS.Subscription({ TopicArn: Fn.Ref(O.NotificationTopic), Protocol: 'email', Endpoint: email });
+  return resources;
+}
+
+/** API Gateway has no 401/403 metric of its own: count them from the JSON access log. */
+function authFailureMetricFilterResource(config: EnvConfig) {
+  return new Logs.MetricFilter({
+    LogGroupName: Fn.Ref(OUT.ApiAccessLogGroupName),
+    FilterPattern: '{ ($.status = "401") || ($.status = "403") }',
+    MetricTransformations: [{ MetricNamespace: `Catalog/${config.name}`, MetricName: 'AuthFailures', MetricValue: '1', DefaultValue: 0 }],
+  });
+}
+
+/** The dashboard body is JSON in a string; ${…} are filled by Fn::Sub from this stack's parameters. */
+function dashboardResource(config: EnvConfig) {
+  const widget = (title: string, metrics: unknown[], y: number, x: number) => ({
     type: 'metric',
     x,
     y,
     width: 12,
     height: 6,
-    properties: { title, region: '${AWS::Region}', metrics, period: 60, view: 'timeSeries', ...extra },
+    properties: { title, region: '${AWS::Region}', metrics, period: 60, view: 'timeSeries' },
   });
-  const apiM = (m: string, stat: string) => ['AWS/ApiGateway', m, 'ApiName', '${RestApiName}', 'Stage', '${StageName}', { stat }];
-  const dashboard = {
+  const apiM = (m: string, stat: string) => ['AWS/ApiGateway', m, 'ApiName', `\${${OUT.RestApiName}}`, 'Stage', `\${${OUT.StageName}}`, { stat }];
+  const db = (m: string) => ['AWS/RDS', m, 'DBInstanceIdentifier', `\${${OUT.DbInstanceIdentifier}}`];
+  const poller = (m: string) => ['AWS/States', m, 'StateMachineArn', `\${${OUT.StateMachineArn}}`, { stat: 'Sum' }];
+  const body = {
     widgets: [
       widget('API requests and 5xx', [apiM('Count', 'Sum'), apiM('5XXError', 'Sum'), apiM('4XXError', 'Sum')], 0, 0),
       widget('API latency p50 / p99 (ms)', [apiM('Latency', 'p50'), apiM('Latency', 'p99')], 0, 12),
-      widget('Lambda errors', API_FUNCTIONS.map((fn) => ['AWS/Lambda', 'Errors', 'FunctionName', `\${FunctionName${pascal(fn)}}`, { stat: 'Sum' }]), 6, 0),
+      widget('Lambda errors', API_FUNCTIONS.map((fn) => ['AWS/Lambda', 'Errors', 'FunctionName', `\${${fnIds(fn).functionNameOutput}}`, { stat: 'Sum' }]), 6, 0),
       widget('Lambda concurrency', [['AWS/Lambda', 'ConcurrentExecutions', { stat: 'Maximum' }]], 6, 12),
-      widget('Database CPU and connections', [['AWS/RDS', 'CPUUtilization', 'DBInstanceIdentifier', '${DbInstanceIdentifier}'], ['AWS/RDS', 'DatabaseConnections', 'DBInstanceIdentifier', '${DbInstanceIdentifier}']], 12, 0),
-      widget('Status poller executions', [['AWS/States', 'ExecutionsSucceeded', 'StateMachineArn', '${StateMachineArn}', { stat: 'Sum' }], ['AWS/States', 'ExecutionsFailed', 'StateMachineArn', '${StateMachineArn}', { stat: 'Sum' }], ['AWS/States', 'ExecutionsTimedOut', 'StateMachineArn', '${StateMachineArn}', { stat: 'Sum' }]], 12, 12),
+      widget('Database CPU and connections', [db('CPUUtilization'), db('DatabaseConnections')], 12, 0),
+      widget('Status poller executions', [poller('ExecutionsSucceeded'), poller('ExecutionsFailed'), poller('ExecutionsTimedOut')], 12, 12),
     ],
   };
-  resources.Dashboard = { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardName: `catalog-${env}`, DashboardBody: sub(JSON.stringify(dashboard)) } };
-
-  const parameters: Record<string, Obj> = {
-    RestApiName: { Type: 'String', Description: 'catalog-service output' },
-    StageName: { Type: 'String', Description: 'catalog-service output' },
-    ApiAccessLogGroupName: { Type: 'String', Description: 'catalog-service output' },
-    StateMachineArn: { Type: 'String', Description: 'catalog-service output' },
-    DbInstanceIdentifier: { Type: 'String', Description: 'catalog-storage output' },
-  };
-  if (config.database.readReplicas > 0) parameters.DbReplicaIdentifier = { Type: 'String', Description: 'catalog-storage output' };
-  for (const fn of FUNCTION_NAMES) parameters[`FunctionName${pascal(fn)}`] = { Type: 'String', Description: 'catalog-service output' };
-
-  return {
-    AWSTemplateFormatVersion: '2010-09-09',
-    Description: `Catalog ${env}: alarms, notifications and dashboard`,
-    Parameters: parameters,
-    Resources: resources,
-    Outputs: {
-      AlarmNames: { Description: 'Alarms that gate each traffic step of a release, comma-separated', Value: join(',', gating) },
-      NotificationTopicArn: { Description: 'Where alarms notify', Value: ref('NotificationTopic') },
-      DashboardName: { Description: 'CloudWatch dashboard', Value: ref('Dashboard') },
-    },
-  };
+  return new CloudWatch.Dashboard({ DashboardName: `catalog-${config.name}`, DashboardBody: sub(JSON.stringify(body)) });
 }
 
+// --- The stack ---
+
+function observabilityParameters(config: EnvConfig): Record<string, Parameter> {
+  const fromService = { Type: 'String', Description: 'catalog-service output' };
+  const fromStorage = { Type: 'String', Description: 'catalog-storage output' };
+  const parameters: Record<string, Parameter> = {
+    [OUT.RestApiName]: fromService,
+    [OUT.StageName]: fromService,
+    [OUT.ApiAccessLogGroupName]: fromService,
+    [OUT.StateMachineArn]: fromService,
+    [OUT.DbInstanceIdentifier]: fromStorage,
+  };
+  if (config.database.readReplicas > 0) parameters[OUT.DbReplicaIdentifier] = fromStorage;
+  for (const fn of FUNCTION_NAMES) parameters[fnIds(fn).functionNameOutput] = fromService;
+  return parameters;
+}
+
+export function buildObservabilityStack(config: EnvConfig): Template {
+  const alarms = alarmSpecs(config);
+  const outputs: Record<string, Output> = {
+    [OUT.AlarmNames]: { Description: 'Alarms that gate each traffic step of a release, comma-separated', Value: Fn.Join(',', alarms.filter((a) => a.gate).map((a) => a.name)) },
+    [OUT.NotificationTopicArn]: { Description: 'Where alarms notify', Value: Fn.Ref(O.NotificationTopic) },
+    [OUT.DashboardName]: { Description: 'CloudWatch dashboard', Value: Fn.Ref(O.Dashboard) },
+  };
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: `Catalog ${config.name}: alarms, notifications and dashboard`,
+    Parameters: observabilityParameters(config),
+    Resources: {
+      ...notificationResources(config),
+      [O.AuthFailureMetricFilter]: authFailureMetricFilterResource(config),
+      ...Object.fromEntries(alarms.map((a) => [a.id, alarmResource(a)])),
+      [O.Dashboard]: dashboardResource(config),
+    },
+    Outputs: outputs,
+  };
+}
