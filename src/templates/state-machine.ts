@@ -3,20 +3,26 @@
  * Wait → loop, or UpdateCatalogInDB → Success; CatalogPollTimeout after maxAttempts checks.
  * Task resources are placeholders that catalog-service fills with Fn::Sub.
  */
+// Types only (erased): aws-local-stepfunctions' model of ASL checks each state's fields here.
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { EnvConfig } from '../config/types.ts';
 
 export const CHECK_PLACEHOLDER = '${CheckCatalogStatusFunctionArn}';
 export const UPDATE_PLACEHOLDER = '${UpdateCatalogDbFunctionArn}';
 
+type State = StateMachineDefinition['States'][string];
+type Retrier = NonNullable<Extract<State, { Type: 'Task' }>['Retry']>[number];
+type Catcher = NonNullable<Extract<State, { Type: 'Task' }>['Catch']>[number];
+
 const TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 
-export function buildStateMachine(config: EnvConfig): Record<string, unknown> {
+export function buildStateMachine(config: EnvConfig): StateMachineDefinition {
   const p = config.poller;
-  const retry = [
+  const retry: Retrier[] = [
     { ErrorEquals: TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
     { ErrorEquals: ['ExternalApiError'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
   ];
-  const catchAll = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CatalogPollFailed' }];
+  const catchAll: Catcher[] = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CatalogPollFailed' }];
   return {
     Comment: `Catalog Status Poller (${config.name}): waits until the external API reports kb_name and data_source_name, then records them`,
     StartAt: 'CheckCatalogStatus',
