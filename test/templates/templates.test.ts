@@ -81,6 +81,22 @@ describe('templates', () => {
     assert.deepEqual(invoke.map((s) => s.Resource), [[{ 'Fn::GetAtt': ['CheckCatalogStatusFunction', 'Arn'] }, { 'Fn::GetAtt': ['UpdateCatalogDbFunction', 'Arn'] }]]);
   });
 
+  it('hand every reader plain JSON: no class instances, the same value a JSON round trip gives', () => {
+    const classes: string[] = [];
+    const walk = (v: unknown, path: string): void => {
+      if (v === null || typeof v !== 'object') return;
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (!Array.isArray(v) && proto !== Object.prototype) classes.push(`${path} (${(v as object).constructor.name})`);
+      for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    };
+    for (const e of Object.keys(envs)) {
+      const r = renderEnvironment(envs[e]!);
+      walk(r, e);
+      assert.deepEqual(r, JSON.parse(JSON.stringify(r)), e);
+    }
+    assert.deepEqual(classes, []);
+  });
+
   it('render the same bytes twice', () => {
     assert.equal(canonicalJson(renderEnvironment(envs.prod!)), canonicalJson(renderEnvironment(envs.prod!)));
   });
