@@ -61,8 +61,13 @@ export const policyDocument = (statements: PolicyStatement[]): PolicyDocument =>
 export const rolePolicy = (name: string, statements: PolicyStatement[]) => ({ PolicyName: name, PolicyDocument: policyDocument(statements) });
 export const allow = (action: string | string[], resource: Value<string> | Value<string>[]): PolicyStatement => ({ Effect: 'Allow', Action: action, Resource: resource });
 
+/** A role's trust policy: who may assume it (no Resource, unlike identity policies). */
+export interface TrustPolicyDocument {
+  Version: '2012-10-17';
+  Statement: { Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole' }[];
+}
 /** The trust policy letting one AWS service assume a role. */
-export const assumeRole = (service: string) => ({
+export const assumeRole = (service: string): TrustPolicyDocument => ({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
 });
