@@ -1,7 +1,7 @@
 /**
  * What the five stacks share: cloudform-types' intrinsic functions (`Fn`; each serialises itself
- * through toJSON, so rendering stays one canonical JSON.stringify), the template shape, IAM
- * documents, tags, names, and the resources every stack builds the same way (KMS keys, log groups).
+ * through toJSON), the template shape, IAM documents, tags, names, and the resources every stack
+ * builds the same way (KMS keys, log groups).
  */
 import { IntrinsicFunction, type Condition, type List, type Value } from 'cloudform-types/types/dataTypes.js';
 import * as Fn from 'cloudform-types/types/functions.js';
