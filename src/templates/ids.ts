@@ -4,7 +4,7 @@
  * Fn::ImportValue, DESIGN.md), so `OUT` names double as those Parameters' names. Names that exist
  * once per function, route, subnet or replica are functions of it.
  */
-import type { FunctionName } from '../config/types.ts';
+import { FUNCTION_NAMES, type FunctionName } from '../config/types.ts';
 
 /** `{ A: 'A', B: 'B' }` from `'A', 'B'`: each id written once, and a typo in a use is a type error. */
 function ids<const T extends string>(...names: T[]): { readonly [K in T]: K } {
@@ -149,8 +149,7 @@ export const codeKeyParameter = (fn: FunctionName): string => `CodeKey${pascal(f
 /** Version a `live` alias serves now (deploy fills it from the live alias). */
 export const liveVersionParameter = (fn: FunctionName): string => `LiveVersion${pascal(fn)}`;
 
-/** Everything named after one function, in catalog-service and catalog-observability. */
-export function fnIds(fn: FunctionName) {
+function namesOf(fn: FunctionName) {
   const p = pascal(fn);
   return {
     function: `${p}Function`,
@@ -166,3 +165,8 @@ export function fnIds(fn: FunctionName) {
     errorsAlarm: `${p}ErrorsAlarm`,
   };
 }
+// Built once: the builders ask for these names many times per render.
+const FN_IDS = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, Object.freeze(namesOf(fn))])) as Record<FunctionName, Readonly<ReturnType<typeof namesOf>>>;
+
+/** Everything named after one function, in catalog-service and catalog-observability. */
+export const fnIds = (fn: FunctionName): Readonly<ReturnType<typeof namesOf>> => FN_IDS[fn];
