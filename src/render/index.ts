@@ -9,7 +9,7 @@ import { listEnvs, loadEnvFile, loadEnvs } from '../config/load.ts';
 import type { EnvConfig } from '../config/types.ts';
 import { UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
-import { renderEnvironment } from '../templates/index.ts';
+import { buildTemplates } from '../templates/index.ts';
 import { atomicWrite } from '../util/atomic-write.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 
@@ -55,9 +55,9 @@ export async function checkOutDir(outDir: string, envs: readonly string[]): Prom
   }
 }
 
-/** File name → exact bytes, for one env. Pure. */
+/** File name → exact bytes, for one env. Pure. (canonicalJson serialises the typed templates itself.) */
 export function renderFiles(config: EnvConfig): Map<string, string> {
-  const rendered = renderEnvironment(config) as Record<string, unknown>;
+  const rendered = buildTemplates(config) as Record<string, unknown>;
   return new Map(Object.keys(rendered).sort().map((name) => [name, canonicalJson(rendered[name])]));
 }
 

@@ -26,15 +26,19 @@ export type RenderedEnvironment = Record<RenderedFileName, object>;
 
 /**
  * The six files as plain JSON values. Builders return cloudform-types objects whose intrinsics
- * serialise themselves (toJSON); one JSON round trip here gives every reader (render, the
+ * serialise themselves (toJSON); one JSON round trip here gives every reader of templates (the
  * invariants, validate, deploy's template diff) the template exactly as CloudFormation reads it.
  * On this cold path (once per env) native JSON costs about a third of a hand-written walk.
  */
 export function renderEnvironment(config: EnvConfig): RenderedEnvironment {
-  return JSON.parse(JSON.stringify(buildEnvironment(config))) as RenderedEnvironment;
+  return JSON.parse(JSON.stringify(buildTemplates(config))) as RenderedEnvironment;
 }
 
-function buildEnvironment(config: EnvConfig): RenderedEnvironment {
+/**
+ * The six files as the builders return them (cloudform-types objects). For writing them out:
+ * canonicalJson serialises intrinsics through their toJSON, so render needs no round trip.
+ */
+export function buildTemplates(config: EnvConfig): RenderedEnvironment {
   return {
     'catalog-network.json': buildNetworkStack(config),
     'catalog-storage.json': buildStorageStack(config),

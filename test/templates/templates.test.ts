@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
 import { FUNCTION_NAMES } from '../../src/config/types.ts';
-import { codeKeyParameter, renderEnvironment } from '../../src/templates/index.ts';
+import { buildTemplates, codeKeyParameter, renderEnvironment } from '../../src/templates/index.ts';
 import { checkInvariants } from '../../src/templates/invariants.ts';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
 
@@ -95,6 +95,14 @@ describe('templates', () => {
       assert.deepEqual(r, JSON.parse(JSON.stringify(r)), e);
     }
     assert.deepEqual(classes, []);
+  });
+
+  it('write the same bytes from the typed objects (render) as from the plain JSON every other reader gets', () => {
+    for (const e of Object.keys(envs)) {
+      const typed = buildTemplates(envs[e]!) as Record<string, unknown>;
+      const plain = renderEnvironment(envs[e]!) as Record<string, unknown>;
+      for (const f of Object.keys(plain)) assert.equal(canonicalJson(typed[f]), canonicalJson(plain[f]), `${e} ${f}`);
+    }
   });
 
   it('render the same bytes twice', () => {
