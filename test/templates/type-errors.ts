@@ -10,8 +10,8 @@
  * (the invariants' reference-resolves rule, test/templates).
  */
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
-import { allow, Fn, type PolicyStatement } from '../../src/templates/cfn.ts';
-import { CloudWatch, EC2, Lambda, RDS, removalPolicy } from '../../src/templates/resources.ts';
+import { allow, Fn, ifProperty, noValue, type PolicyStatement } from '../../src/templates/cfn.ts';
+import { ApiGateway, CloudWatch, EC2, Lambda, RDS, removalPolicy } from '../../src/templates/resources.ts';
 
 const code = { S3Bucket: 'artifacts', S3Key: 'fn.zip' };
 const role = Fn.GetAtt('FnRole', 'Arn');
@@ -45,6 +45,12 @@ new RDS.DBInstance({ DBInstanceClass: { Ref: 'DBInstanceClass' } });
 
 // @ts-expect-error [TS2741] an intrinsic where the property is an object type (use ifProperty)
 new Lambda.Alias({ FunctionName: 'f', FunctionVersion: '1', Name: 'live', ProvisionedConcurrencyConfig: Fn.If('HasPc', { ProvisionedConcurrentExecutions: 5 }, Fn.Ref('AWS::NoValue')) });
+
+// @ts-expect-error [TS2741] a misspelled property inside Fn::If on an object-typed property (ifProperty still checks it)
+new Lambda.Alias({ FunctionName: 'f', FunctionVersion: '1', Name: 'live', ProvisionedConcurrencyConfig: ifProperty('HasPc', { ProvisionedConcurrentExecution: 5 }, noValue) });
+
+// @ts-expect-error [TS2322] a string where the extended Method RequestParameters want whether the parameter is required
+new ApiGateway.Method({ HttpMethod: 'GET', ResourceId: 'r', RestApiId: 'a', RequestParameters: { 'method.request.path.id': 'yes' } });
 
 // @ts-expect-error [TS2820] a value outside the extended LoggingConfig type (LogFormat is JSON or Text)
 new Lambda.Function({ Code: code, Role: role, LoggingConfig: { LogFormat: 'json' } });
