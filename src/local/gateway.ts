@@ -217,6 +217,50 @@ function isTextual(contentType: string | undefined): boolean {
   return /^(text\/|application\/(json|[a-z.+-]*\+json|x-www-form-urlencoded|xml))/i.test(contentType);
 }
 
+/** API Gateway's payload limit for REST APIs (10 MB, not adjustable); over it, it answers 413 itself. */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+/** API Gateway's own answer to an oversized request (gateway response REQUEST_TOO_LARGE). */
+export function requestTooLarge(): { status: number; headers: Record<string, string>; body: Buffer } {
+  // The rest of the request is not read, so the connection cannot be reused.
+  return { status: 413, headers: { 'content-type': 'application/json', connection: 'close' }, body: Buffer.from(JSON.stringify({ message: 'Request Too Long' })) };
+}
+
+/**
+ * The request body, or 'too-large' as soon as it is known to exceed `limit` (from Content-Length
+ * before reading anything, or while reading a chunked body). What is left of an oversized body is
+ * read and dropped, up to `limit` more bytes, so the client gets to read the 413 instead of a reset.
+ */
+export function readRequestBody(req: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<{ kind: 'ok'; body: Buffer } | { kind: 'too-large' }> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    let size = 0;
+    let over = false;
+    const chunks: Buffer[] = [];
+    const tooLarge = () => {
+      over = true;
+      chunks.length = 0;
+      resolve({ kind: 'too-large' });
+    };
+    if (Number.isFinite(declared) && declared > limit) tooLarge();
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (over) {
+        if (size > 2 * limit) req.destroy();
+        return;
+      }
+      if (size > limit) tooLarge();
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!over) resolve({ kind: 'ok', body: Buffer.concat(chunks) });
+    });
+    req.on('error', (err) => {
+      if (!over) reject(err);
+    });
+  });
+}
+
 /** A handler result as status, headers and body bytes; a malformed result is a 502 as in API Gateway. */
 export function fromProxyResult(result: unknown): { status: number; headers: Record<string, string | string[]>; body: Buffer } {
   const r = result as ProxyResult | null;

@@ -19,6 +19,8 @@ import {
   matchRoute,
   methodArn,
   policyAllows,
+  readRequestBody,
+  requestTooLarge,
   toProxyEvent,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
@@ -156,7 +158,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
 
       async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
         const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-        const body = await readBody(req, 10 * 1024 * 1024);
+        const read = await readRequestBody(req);
+        if (read.kind === 'too-large') return write(res, requestTooLarge());
+        const body = read.body;
         if (url.pathname.startsWith('/_local/')) return write(res, localEndpoint(req.method ?? 'GET', url));
         if (!handlers) return write(res, jsonResponse(503, { message: 'catalogctl local is starting' }));
         const method = req.method ?? 'GET';
@@ -361,20 +365,6 @@ async function createDatabase(adminUrl: string, name: string): Promise<string> {
 
 function pgIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) req.destroy(new Error('request body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function write(res: ServerResponse, out: { status: number; headers: Record<string, string | string[]>; body: Buffer }): void {

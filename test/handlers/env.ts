@@ -5,7 +5,9 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import pg from 'pg';
+import { clearCursorKeys } from '../../src/handlers/shared/cursor.ts';
 import { resetPool } from '../../src/handlers/shared/db.ts';
+import { forgetFunctionTimeout } from '../../src/handlers/shared/timeouts.ts';
 import { migrate } from '../../src/handlers/shared/migrations.ts';
 import { clearSecretCache } from '../../src/handlers/shared/secrets.ts';
 import { getMoto, MOTO_ACCOUNT_ID } from '../support/moto.ts';
@@ -42,17 +44,44 @@ export async function handlerEnv(label: string): Promise<HandlerEnv> {
   process.env.EVIDENCE_BUS_ARN = busArn;
   await resetPool();
   clearSecretCache();
+  // Per-container state of the handlers: this database has its own cursor key.
+  clearCursorKeys();
+  forgetFunctionTimeout();
   return {
     db,
     busArn,
     query: async (sql, params) => (await client.query(sql, params)).rows,
     async close() {
       await resetPool();
+      clearCursorKeys();
       await client.end();
       await db.drop();
       delete process.env.DATABASE_URL;
     },
   };
+}
+
+/**
+ * Collects what the handlers write with console.log/console.error (one JSON object per line, as
+ * Lambda ships them to CloudWatch Logs) instead of printing it, until `restore()`.
+ */
+export function captureLogs(): { lines: Record<string, unknown>[]; raw: string[]; restore(): void } {
+  const original = { log: console.log, error: console.error, warn: console.warn };
+  const raw: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const take = (...args: unknown[]) => {
+    const text = args.map(String).join(' ');
+    raw.push(text);
+    try {
+      lines.push(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      lines.push({ unparsed: text });
+    }
+  };
+  console.log = take;
+  console.error = take;
+  console.warn = take;
+  return { lines, raw, restore: () => Object.assign(console, original) };
 }
 
 export interface Issuer {
@@ -88,5 +117,15 @@ export async function startIssuer(): Promise<Issuer> {
       return t.sign(privateKey);
     },
     close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** A deterministic generator (mulberry32), so the generated cases are the same on every run. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

@@ -1,10 +1,14 @@
 /**
  * JWT authorizer (API Gateway TOKEN authorizer). Verifies platform tokens against the JWKS at
- * JWT_JWKS_URI: asymmetric algorithms only, exp/nbf/iss/aud enforced, unknown kid rejected.
- * Returns the tenant id and roles in the context for access logs and the handlers.
+ * JWT_JWKS_URI: asymmetric algorithms only, exp/nbf/iss/aud enforced, `iat` not in the future
+ * (beyond the clock skew), unknown kid rejected, and the claims the handlers store (tenant, subject,
+ * roles) checked for form. Returns the tenant id and roles in the context for access logs and the
+ * handlers.
  */
 import { createRemoteJWKSet, customFetch, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { httpGet } from '../shared/http-get.ts';
+import { successLogSampleRate } from '../shared/env.ts';
+import { textProblem } from '../shared/input.ts';
 import { classifyVerifyError, emitRecord, refusalRecord } from './metrics.ts';
 
 // The JWKS over node:http(s), not fetch(): undici's first load costs a cold start 50–70 ms (http-get.ts).
@@ -42,11 +46,22 @@ function stageWildcard(methodArn: string): string {
   return `${apiArn}/${stage}/*`;
 }
 
-export async function verifyToken(token: string): Promise<JWTPayload & { tenant_id: string; roles: string[] }> {
+/** Seconds of clock difference tolerated between the issuer and us, for exp, nbf and iat alike. */
+export const CLOCK_SKEW_SECONDS = 5;
+
+// The subject becomes a dataset's `owner` and an audit actor: no control characters, NUL or lone
+// surrogates (PostgreSQL text cannot hold them), at most 256 characters.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const SUBJECT = /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/u;
+
+export async function verifyToken(token: string, now = Date.now()): Promise<JWTPayload & { tenant_id: string; roles: string[] }> {
   const issuer = process.env.JWT_ISSUER;
   const audience = process.env.JWT_AUDIENCE;
   if (!issuer || !audience) throw new Error('JWT_ISSUER and JWT_AUDIENCE must be set');
-  const { payload } = await jwtVerify(token, keySet(), { issuer, audience, algorithms: ALLOWED_ALGORITHMS, clockTolerance: 5, requiredClaims: ['exp', 'sub'] });
+  const { payload } = await jwtVerify(token, keySet(), { issuer, audience, algorithms: ALLOWED_ALGORITHMS, clockTolerance: CLOCK_SKEW_SECONDS, requiredClaims: ['exp', 'sub'], currentDate: new Date(now) });
+  // jose checks iat only with maxTokenAge; a token "issued" in the future is refused here.
+  if (payload.iat !== undefined && payload.iat > Math.floor(now / 1000) + CLOCK_SKEW_SECONDS) throw new Error('token iat is in the future');
+  if (typeof payload.sub !== 'string' || !SUBJECT.test(payload.sub) || textProblem(payload.sub)) throw new Error('token has no valid sub');
   const tenant = payload.tenant_id;
   if (typeof tenant !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(tenant)) throw new Error('token has no valid tenant_id');
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,63}$/.test(r)) : [];
@@ -59,6 +74,7 @@ export async function handler(event: TokenAuthorizerEvent): Promise<AuthorizerRe
   try {
     if (!m) throw new Error('missing bearer token');
     const claims = await verifyToken(m[1]!);
+    if (sampled()) console.log(JSON.stringify({ level: 'info', message: 'token accepted', tenantId: claims.tenant_id }));
     return {
       principalId: claims.sub!,
       policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) }] },
@@ -71,4 +87,10 @@ export async function handler(event: TokenAuthorizerEvent): Promise<AuthorizerRe
     emitRecord(refusalRecord(classifyVerifyError(err), err instanceof Error ? err.message : String(err)));
     throw new Error('Unauthorized');
   }
+}
+
+// Accepted tokens are the authorizer's successes: logged at LOG_SUCCESS_SAMPLE_RATE (rejections always).
+function sampled(): boolean {
+  const rate = successLogSampleRate();
+  return rate >= 1 || (rate > 0 && Math.random() < rate);
 }

@@ -2,24 +2,29 @@
 import { DATASET_COLUMNS, datasetEtag, describe, type DatasetRow } from '../shared/datasets.ts';
 import { withReader } from '../shared/db.ts';
 import { settings } from '../shared/env.ts';
-import { caller, datasetId, errorResult, etagMatches, header, HttpError, type ProxyEvent, type ProxyResult } from '../shared/http.ts';
+import { apiHandler, caller, datasetId, etagMatches, header, HttpError } from '../shared/http.ts';
 
-export async function handler(event: ProxyEvent): Promise<ProxyResult> {
-  const requestId = event.requestContext?.requestId;
-  try {
-    const who = caller(event);
-    const id = datasetId(event);
-    const s = settings();
-    const row = await withReader(async (c) => (await c.query<DatasetRow>(`SELECT ${DATASET_COLUMNS} FROM catalog_dataset WHERE tenant_id = $1 AND id = $2`, [who.tenantId, id])).rows[0]);
-    // Another tenant's dataset is indistinguishable from a missing one.
-    if (!row) throw new HttpError(404, 'not_found', 'dataset not found');
-    const now = new Date();
-    const opts = { drr: s.drrIntegration, now };
-    const etag = datasetEtag(row, opts);
-    const headers = { ETag: etag, 'Cache-Control': `private, max-age=${s.cacheTtlSec}`, Vary: 'Authorization' };
-    if (etagMatches(header(event, 'If-None-Match'), etag)) return { statusCode: 304, headers, body: '' };
-    return { statusCode: 200, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(describe(row, opts)) };
-  } catch (err) {
-    return errorResult(err, requestId);
-  }
+const DESCRIBE = `SELECT ${DATASET_COLUMNS} FROM catalog_dataset WHERE tenant_id = $1 AND id = $2`;
+
+interface Queryable {
+  query<R extends object>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
 }
+
+/** The dataset as describe returns it, or undefined (another tenant's is indistinguishable from none). */
+export async function loadDataset(db: Queryable, tenantId: string, id: string): Promise<DatasetRow | undefined> {
+  return (await db.query<DatasetRow>({ name: 'get-dataset', text: DESCRIBE, values: [tenantId, id] })).rows[0];
+}
+
+export const handler = apiHandler(async (event) => {
+  const who = caller(event);
+  const id = datasetId(event);
+  // DRR_INTEGRATION from the stage's variables first: release and rollback toggle it there.
+  const s = settings(event);
+  const row = await withReader((c) => loadDataset(c, who.tenantId, id));
+  if (!row) throw new HttpError(404, 'not_found', 'dataset not found');
+  const opts = { drr: s.drrIntegration, now: new Date() };
+  const etag = datasetEtag(row, opts);
+  const headers = { ETag: etag, 'Cache-Control': `private, max-age=${s.cacheTtlSec}`, Vary: 'Authorization' };
+  if (etagMatches(header(event, 'If-None-Match'), etag)) return { statusCode: 304, headers, body: '' };
+  return { statusCode: 200, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(describe(row, opts)) };
+});

@@ -10,12 +10,13 @@
 import pg from 'pg';
 import { appConnection, type DbTarget } from './db-connection.ts';
 import { settings } from './env.ts';
+import { armDeadline, currentDeadline, dbTimeouts, functionTimeoutKnown } from './timeouts.ts';
 
 const pools = new Map<DbTarget, pg.Pool>();
 const building = new Map<DbTarget, Promise<pg.Pool>>();
 
 async function buildPool(target: DbTarget, fresh: boolean): Promise<pg.Pool> {
-  return new pg.Pool({ ...(await appConnection(target, fresh)), max: settings().dbMaxConn, idleTimeoutMillis: 60_000 });
+  return new pg.Pool({ ...(await appConnection(target, fresh)), max: settings().dbMaxConn, idleTimeoutMillis: 60_000, ...poolTimeouts() });
 }
 
 function watch(p: pg.Pool): pg.Pool {
@@ -49,6 +50,7 @@ export async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>, target
     const p = await getPool(target);
     let client: pg.PoolClient;
     try {
+      if ((currentDeadline() ?? Infinity) <= Date.now()) throw new DatabaseUnavailableError('no time left for the database in this request');
       client = await p.connect();
     } catch (err) {
       if ((err as { code?: string }).code === AUTH_FAILED && attempt === 0 && !process.env.DATABASE_URL) {
@@ -59,10 +61,17 @@ export async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>, target
       }
       throw err;
     }
+    const deadline = armDeadline(client);
+    let failure: unknown;
     try {
       return await fn(client);
+    } catch (err) {
+      failure = deadline.fired() ? new DatabaseUnavailableError('the request deadline passed while waiting for the database', err) : err;
+      throw failure;
     } finally {
-      client.release();
+      deadline.disarm();
+      // A connection that failed at the network level is discarded, not handed to the next request.
+      client.release(isDatabaseUnavailable(failure) ? (failure as Error) : undefined);
     }
   }
 }
@@ -91,4 +100,47 @@ export async function resetPool(): Promise<void> {
   const all = [...pools.values()];
   pools.clear();
   await Promise.all(all.map((p) => p.end()));
+}
+
+// --- Timeouts and "database unavailable" -------------------------------------------------------
+
+/**
+ * Connect and statement timeouts from the function's timeout (see timeouts.ts). The statement
+ * timeout is set only once a Lambda context told us that timeout: a guessed one could cut a long
+ * migration short.
+ */
+function poolTimeouts(): { connectionTimeoutMillis: number; statement_timeout?: number } {
+  const t = dbTimeouts();
+  return { connectionTimeoutMillis: t.connectMs, ...(functionTimeoutKnown() ? { statement_timeout: t.statementMs } : {}) };
+}
+
+/** Seconds a client is asked to wait (`Retry-After`) when the database is unavailable. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The database could not be reached or did not answer in time: a 503, never a bug. */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+// SQLSTATE classes and codes that mean "not now" rather than "wrong": connection exceptions (08),
+// insufficient resources (53: too many connections, disk full), operator intervention (57: shutdown,
+// starting up, statement timeout), lock timeout, serialization failure and deadlock, a read-only
+// transaction (a writer that became a replica in a failover), system I/O errors (58).
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)|^(55P03|40001|40P01|25006)$/;
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
+// node-postgres reports a lost or timed-out connection with these messages and no code.
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed and is not queryable)/;
+
+/** True for errors that mean the database is unreachable, overloaded or too slow. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && (UNAVAILABLE_ERRNO.has(e.code) || (/^[0-9A-Z]{5}$/.test(e.code) && UNAVAILABLE_SQLSTATE.test(e.code)))) return true;
+  if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+  // net.connect to a host with several addresses fails with an AggregateError of ECONNREFUSED.
+  return Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every(isDatabaseUnavailable);
 }

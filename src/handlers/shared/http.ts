@@ -1,5 +1,9 @@
 /** API Gateway REST proxy events and JSON responses with stable error codes. */
 import { createHash } from 'node:crypto';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './db.ts';
+import { successLogSampleRate } from './env.ts';
+import { canonicalUuid, jsonProblem, textProblem } from './input.ts';
+import { requestDeadline, withDeadline, type InvocationContext } from './timeouts.ts';
 
 export interface ProxyEvent {
   httpMethod: string;
@@ -8,6 +12,7 @@ export interface ProxyEvent {
   headers?: Record<string, string | undefined> | null;
   queryStringParameters?: Record<string, string | undefined> | null;
   pathParameters?: Record<string, string | undefined> | null;
+  stageVariables?: Record<string, string | undefined> | null;
   body?: string | null;
   isBase64Encoded?: boolean;
   requestContext?: {
@@ -20,6 +25,11 @@ export interface ProxyResult {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+}
+
+/** The part of Lambda's context object the handlers use. */
+export interface LambdaContext extends InvocationContext {
+  awsRequestId?: string;
 }
 
 export class HttpError extends Error {
@@ -38,11 +48,92 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { statusCode: status, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
+/**
+ * The response for a failed request, and for 5xx the internal detail that goes to the log only:
+ * bodies never carry a stack, SQL or a driver message.
+ */
+export function errorResponse(err: unknown, requestId: string | undefined): { result: ProxyResult; detail?: string } {
+  if (err instanceof HttpError) return { result: json(err.status, { error: { code: err.code, message: err.message, requestId } }) };
+  if (isDatabaseUnavailable(err)) {
+    return {
+      result: json(503, { error: { code: 'database_unavailable', message: 'the database is unavailable; retry later', requestId } }, { 'Retry-After': String(RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' }),
+      detail: describeError(err),
+    };
+  }
+  return { result: json(500, { error: { code: 'internal_error', message: 'internal error', requestId } }), detail: describeError(err) };
+}
+
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as { name?: string; code?: string; message?: string; cause?: unknown } | undefined, i = 0; e && i < 3; e = e.cause as typeof e, i++) {
+    parts.push([e.name, e.code, e.message ?? String(e)].filter(Boolean).join(' '));
+  }
+  return parts.join(' <- ').slice(0, 1000);
+}
+
+/** Kept for callers outside the request frame: logs a 5xx's detail itself. */
 export function errorResult(err: unknown, requestId: string | undefined): ProxyResult {
-  if (err instanceof HttpError) return json(err.status, { error: { code: err.code, message: err.message, requestId } });
-  // Never echo internals; the request id ties the response to the logs.
-  console.error(JSON.stringify({ level: 'error', requestId, message: (err as Error)?.message ?? String(err) }));
-  return json(500, { error: { code: 'internal_error', message: 'internal error', requestId } });
+  const { result, detail } = errorResponse(err, requestId);
+  if (detail) console.error(JSON.stringify({ level: 'error', requestId, status: result.statusCode, error: detail }));
+  return result;
+}
+
+// FNV-1a: the sampling decision follows from the request id, so a run of known ids samples the same
+// requests every time (and API Gateway's random ids sample uniformly).
+function unitHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 0x1_0000_0000;
+}
+
+/** True when a successful request with this id is logged at `rate`. */
+export function sampled(requestId: string | undefined, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  return (requestId ? unitHash(requestId) : Math.random()) < rate;
+}
+
+function logRequest(event: ProxyEvent, result: ProxyResult, ms: number, detail: string | undefined): void {
+  const status = result.statusCode;
+  const requestId = event.requestContext?.requestId;
+  if (status < 400 && !sampled(requestId, successLogSampleRate())) return;
+  const tenant = event.requestContext?.authorizer?.tenantId;
+  let code: string | undefined;
+  if (status >= 400 && result.body) code = (JSON.parse(result.body) as { error?: { code?: string } }).error?.code;
+  const line = {
+    level: status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info',
+    message: 'request',
+    requestId,
+    method: event.httpMethod,
+    resource: event.resource ?? event.path,
+    status,
+    ms: Math.round(ms * 100) / 100,
+    tenantId: typeof tenant === 'string' ? tenant : undefined,
+    ...(code ? { code } : {}),
+    ...(detail ? { error: detail } : {}),
+  };
+  (status >= 500 ? console.error : console.log)(JSON.stringify(line));
+}
+
+/**
+ * The frame every API handler runs in: the database deadline from the Lambda context, errors turned
+ * into responses (a thrown error would be API Gateway's 502), and one log line per request — always
+ * for 4xx/5xx, sampled at LOG_SUCCESS_SAMPLE_RATE otherwise.
+ */
+export function apiHandler(fn: (event: ProxyEvent) => Promise<ProxyResult>): (event: ProxyEvent, context?: LambdaContext) => Promise<ProxyResult> {
+  return async (event, context) => {
+    const started = performance.now();
+    const deadline = requestDeadline(context);
+    let result: ProxyResult;
+    let detail: string | undefined;
+    try {
+      result = await withDeadline(deadline, () => fn(event));
+    } catch (err) {
+      ({ result, detail } = errorResponse(err, event.requestContext?.requestId));
+    }
+    logRequest(event, result, performance.now() - started, detail);
+    return result;
+  };
 }
 
 export function header(event: ProxyEvent, name: string): string | undefined {
@@ -67,19 +158,36 @@ export interface Caller {
   roles: string[];
 }
 
+// The authorizer checks the same: repeated here so a context that did not come from it cannot put
+// a NUL or a 10 KB string into a query.
+const TENANT = /^[A-Za-z0-9_.-]{1,128}$/;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const SUBJECT = /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/u;
+
 /** The authorizer's context: API Gateway passes it as strings. */
 export function caller(event: ProxyEvent): Caller {
   const a = event.requestContext?.authorizer ?? {};
   const tenantId = typeof a.tenantId === 'string' ? a.tenantId : '';
   const sub = typeof a.principalId === 'string' ? a.principalId : typeof a.sub === 'string' ? a.sub : '';
   const roles = typeof a.roles === 'string' ? a.roles.split(',').filter(Boolean) : [];
-  if (!tenantId || !sub) throw new HttpError(401, 'unauthenticated', 'no authenticated caller');
+  if (!TENANT.test(tenantId) || !SUBJECT.test(sub) || textProblem(sub)) throw new HttpError(401, 'unauthenticated', 'no authenticated caller');
   return { sub, tenantId, roles };
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function parseBody(event: ProxyEvent, maxBytes = 64 * 1024): Record<string, unknown> {
-  const raw = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');
-  if (Buffer.byteLength(raw) > maxBytes) throw new HttpError(413, 'body_too_large', `body exceeds ${maxBytes} bytes`);
+  const tooLarge = () => new HttpError(413, 'body_too_large', `body exceeds ${maxBytes} bytes`);
+  let raw = event.body ?? '';
+  if (event.isBase64Encoded && raw) {
+    if (raw.length > Math.ceil(maxBytes / 3) * 4 + 4) throw tooLarge();
+    try {
+      raw = utf8.decode(Buffer.from(raw, 'base64'));
+    } catch {
+      throw badRequest('invalid_json', 'body is not valid UTF-8');
+    }
+  }
+  if (raw.length > maxBytes || Buffer.byteLength(raw) > maxBytes) throw tooLarge();
   let data: unknown;
   try {
     data = JSON.parse(raw || 'null');
@@ -87,12 +195,13 @@ export function parseBody(event: ProxyEvent, maxBytes = 64 * 1024): Record<strin
     throw badRequest('invalid_json', 'body is not valid JSON');
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw badRequest('invalid_body', 'body must be a JSON object');
+  const problem = jsonProblem(data);
+  if (problem) throw badRequest('invalid_body', problem);
   return data as Record<string, unknown>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function datasetId(event: ProxyEvent): string {
-  const id = event.pathParameters?.id ?? '';
-  if (!UUID.test(id)) throw badRequest('invalid_id', 'dataset id must be a UUID');
+  const id = canonicalUuid(event.pathParameters?.id ?? '');
+  if (!id) throw badRequest('invalid_id', 'dataset id must be a UUID');
   return id;
 }

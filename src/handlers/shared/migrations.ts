@@ -56,6 +56,22 @@ CREATE TABLE audit_outbox (
 CREATE INDEX audit_outbox_unsent ON audit_outbox (id) WHERE sent_at IS NULL;
 `,
   },
+  {
+    version: 2,
+    name: 'cursor_key',
+    // HMAC keys for list cursors, kept with the data they page through: read once per container on
+    // its first list request (no Secrets Manager call on the cold path). The newest key signs; every
+    // key present verifies, so rotation is an INSERT and retirement a DELETE. gen_random_uuid() draws
+    // from PostgreSQL's strong random source: two of them give 244 random bits in 32 bytes.
+    sql: `
+CREATE TABLE cursor_key (
+  id         integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY CHECK (id BETWEEN 1 AND 65535),
+  secret     bytea NOT NULL CHECK (length(secret) >= 32),
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO cursor_key (secret) VALUES (decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
+`,
+  },
 ];
 
 export const MIGRATION_LOCK_KEY = 0x6361746c; // 'catl'

@@ -9,7 +9,8 @@ import { awsJson, STEP_FUNCTIONS } from '../shared/aws-json.ts';
 import { DATASET_COLUMNS, datasetEtag, describe, type DatasetRow } from '../shared/datasets.ts';
 import { inTransaction, withClient } from '../shared/db.ts';
 import { settings } from '../shared/env.ts';
-import { badRequest, caller, datasetId, errorResult, header, HttpError, json, parseBody, type Caller, type ProxyEvent, type ProxyResult } from '../shared/http.ts';
+import { apiHandler, badRequest, caller, datasetId, header, HttpError, json, parseBody, type Caller, type ProxyEvent, type ProxyResult } from '../shared/http.ts';
+import { normalizeTimestamp } from '../shared/input.ts';
 
 const PLATFORM = 'platform';
 const OWNER = 'owner';
@@ -31,8 +32,10 @@ function datasetFields(body: Record<string, unknown>, required: boolean) {
   if (descriptor !== undefined && (descriptor === null || typeof descriptor !== 'object' || Array.isArray(descriptor))) throw badRequest('invalid_body', 'descriptor must be an object');
   const sla = body.sla_minutes;
   if (sla !== undefined && sla !== null && !(Number.isInteger(sla) && (sla as number) > 0 && (sla as number) <= 525_600)) throw badRequest('invalid_body', 'sla_minutes must be a positive integer');
-  const refreshed = body.last_refreshed_at;
-  if (refreshed !== undefined && refreshed !== null && (typeof refreshed !== 'string' || Number.isNaN(Date.parse(refreshed)))) throw badRequest('invalid_body', 'last_refreshed_at must be an ISO-8601 timestamp');
+  // Sent on as the UTC text PostgreSQL reads back as the same instant (see normalizeTimestamp).
+  const raw = body.last_refreshed_at;
+  const refreshed = raw === undefined || raw === null ? raw : typeof raw === 'string' ? normalizeTimestamp(raw) : undefined;
+  if (raw !== undefined && raw !== null && refreshed === undefined) throw badRequest('invalid_body', 'last_refreshed_at must be an RFC 3339 timestamp with a time zone, e.g. 2024-05-01T12:00:00Z');
   return {
     name: str(body, 'name', { required, max: 256 }),
     description: body.description === undefined ? undefined : (str(body, 'description', { required: false, max: 4000 }) ?? ''),
@@ -82,7 +85,7 @@ async function emit(rows: OutboxRow[]): Promise<void> {
 async function createDataset(event: ProxyEvent, who: Caller): Promise<ProxyResult> {
   requireWriter(who);
   const f = datasetFields(parseBody(event), true);
-  const s = settings();
+  const s = settings(event);
   let audit: OutboxRow | undefined;
   try {
     const row = await inTransaction(async (c) => {
@@ -109,7 +112,7 @@ async function updateDataset(event: ProxyEvent, who: Caller): Promise<ProxyResul
   requireWriter(who);
   const id = datasetId(event);
   const f = datasetFields(parseBody(event), false);
-  const s = settings();
+  const s = settings(event);
   let audit: OutboxRow | undefined;
   try {
     const row = await inTransaction(async (c) => {
@@ -141,7 +144,7 @@ async function updateDataset(event: ProxyEvent, who: Caller): Promise<ProxyResul
 async function deleteDataset(event: ProxyEvent, who: Caller): Promise<ProxyResult> {
   requireWriter(who);
   const id = datasetId(event);
-  const s = settings();
+  const s = settings(event);
   let audit: OutboxRow | undefined;
   await inTransaction(async (c) => {
     const current = await lockDataset(c, who, id);
@@ -182,17 +185,12 @@ async function createCatalog(event: ProxyEvent, who: Caller): Promise<ProxyResul
   return json(202, { local_catalog_id: Number(row.id), catalog_name: name, status: 'PENDING', execution_arn: executionArn ?? null });
 }
 
-export async function handler(event: ProxyEvent): Promise<ProxyResult> {
-  const requestId = event.requestContext?.requestId;
-  try {
-    const who = caller(event);
-    const route = `${event.httpMethod} ${event.resource ?? event.path ?? ''}`;
-    if (route === 'POST /storage/v1/catalog/datasets') return await createDataset(event, who);
-    if (route === 'PUT /storage/v1/catalog/datasets/{id}') return await updateDataset(event, who);
-    if (route === 'DELETE /storage/v1/catalog/datasets/{id}') return await deleteDataset(event, who);
-    if (route === 'POST /storage/v1/catalog/catalogs') return await createCatalog(event, who);
-    throw new HttpError(404, 'no_route', `no route for ${event.httpMethod} ${event.resource ?? event.path}`);
-  } catch (err) {
-    return errorResult(err, requestId);
-  }
-}
+export const handler = apiHandler(async (event) => {
+  const who = caller(event);
+  const route = `${event.httpMethod} ${event.resource ?? event.path ?? ''}`;
+  if (route === 'POST /storage/v1/catalog/datasets') return createDataset(event, who);
+  if (route === 'PUT /storage/v1/catalog/datasets/{id}') return updateDataset(event, who);
+  if (route === 'DELETE /storage/v1/catalog/datasets/{id}') return deleteDataset(event, who);
+  if (route === 'POST /storage/v1/catalog/catalogs') return createCatalog(event, who);
+  throw new HttpError(404, 'no_route', 'no such route');
+});
