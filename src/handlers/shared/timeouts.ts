@@ -70,21 +70,34 @@ export function currentDeadline(): number | undefined {
 }
 
 /**
- * Ends `client` when the current request's deadline passes (a query waiting on a stalled server
- * then fails at once); `fired()` tells the caller why its query failed. No deadline: no timer.
+ * Guards a checked-out client for one use: ends it when the current request's deadline passes (a
+ * query waiting on a stalled server then fails at once; `fired()` tells the caller why), and
+ * listens for its 'error' event: node-postgres emits one when the connection drops while a caller
+ * holds the client, and with no listener that event would crash the process instead of failing the
+ * query it already fails.
  */
-export function armDeadline(client: { end(): Promise<void> }): { disarm(): void; fired(): boolean } {
+export function armDeadline(client: { end(): Promise<void>; on(event: 'error', fn: (err: Error) => void): unknown; removeListener(event: 'error', fn: (err: Error) => void): unknown }): { disarm(): void; fired(): boolean } {
+  const onError = () => undefined;
+  client.on('error', onError);
   const deadline = currentDeadline();
-  if (deadline === undefined) return { disarm: () => undefined, fired: () => false };
   let hit = false;
-  const timer = setTimeout(
-    () => {
-      hit = true;
-      client.end().catch(() => undefined);
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(
+          () => {
+            hit = true;
+            client.end().catch(() => undefined);
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+  return {
+    disarm: () => {
+      clearTimeout(timer);
+      client.removeListener('error', onError);
     },
-    Math.max(0, deadline - Date.now()),
-  );
-  return { disarm: () => clearTimeout(timer), fired: () => hit };
+    fired: () => hit,
+  };
 }
 
 /** True once an invocation's context has told us the function's timeout. */
