@@ -25,19 +25,22 @@ interface Queryable {
   query<R extends object>(config: { name?: string; text: string }): Promise<{ rows: R[] }>;
 }
 
-// Keys are read once per container and again, at most every 30 s, when a cursor names a key id
-// this container has not seen (a key added by rotation after it started).
-const RELOAD_AFTER_MS = 30_000;
+// Keys are read on a container's first list request, again every 10 minutes (so a key added by
+// rotation signs everywhere within that time), and early, at most every 30 s, when a cursor names a
+// key id this container has not seen yet.
+export const KEY_TTL_MS = 10 * 60_000;
+const UNKNOWN_KEY_RELOAD_MS = 30_000;
 let cached: { keys: CursorKeys; at: number } | undefined;
 
-export async function cursorKeys(db: Queryable, wantId?: number): Promise<CursorKeys> {
-  const stale = cached && wantId !== undefined && !cached.keys.byId.has(wantId) && Date.now() - cached.at > RELOAD_AFTER_MS;
-  if (cached && !stale) return cached.keys;
+export async function cursorKeys(db: Queryable, wantId?: number, now = Date.now()): Promise<CursorKeys> {
+  const age = cached ? now - cached.at : Infinity;
+  const unknown = cached !== undefined && wantId !== undefined && !cached.keys.byId.has(wantId);
+  if (cached && age < KEY_TTL_MS && !(unknown && age >= UNKNOWN_KEY_RELOAD_MS)) return cached.keys;
   const { rows } = await db.query<{ id: number; secret: Buffer }>({ name: 'cursor-keys', text: 'SELECT id, secret FROM cursor_key ORDER BY id' });
   if (rows.length === 0) throw new Error('cursor_key has no key: run the migrations');
   const byId = new Map(rows.map((r) => [r.id, r.secret]));
   const last = rows[rows.length - 1]!;
-  cached = { keys: { current: { id: last.id, secret: last.secret }, byId }, at: Date.now() };
+  cached = { keys: { current: { id: last.id, secret: last.secret }, byId }, at: now };
   return cached.keys;
 }
 

@@ -78,12 +78,14 @@ export function errorResult(err: unknown, requestId: string | undefined): ProxyR
   return result;
 }
 
-// FNV-1a: the sampling decision follows from the request id, so a run of known ids samples the same
-// requests every time (and API Gateway's random ids sample uniformly).
+// FNV-1a with murmur3's finaliser: the sampling decision follows from the request id, so known ids
+// sample the same requests every run, and ids that differ in one character still spread evenly.
 function unitHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0) / 0x1_0000_0000;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 0x1_0000_0000;
 }
 
 /** True when a successful request with this id is logged at `rate`. */
