@@ -1,14 +1,21 @@
 /**
  * Load on `catalogctl local` over loopback: the server runs in its own process (the CLI, with a
- * throwaway PostgreSQL seeded to 1M datasets), autocannon drives each route for a bounded time.
- * Baseline: GET /_local/info on the same server (no authorizer, no database), so the table shows
- * what the authorizer, the handler and PostgreSQL add on top of the local HTTP path.
+ * throwaway PostgreSQL seeded to 1M datasets). For each route, side by side:
+ *
+ *   service ms    p50 of one request at a time (no queueing: what a request costs end to end)
+ *   CPU ms/req    the server process's CPU time (user + system, /proc) divided by the requests
+ *   req/s, p50, p99 under N concurrent connections (autocannon, whole milliseconds)
+ *
+ * With N connections on one event loop, latency ≈ N × the per-request time: that is queueing, not
+ * the cost of a request. Baseline: GET /_local/info on the same server (no authorizer, no database).
+ * Success logs are sampled at prod's 1 % (LOG_SUCCESS_SAMPLE_RATE) as the handlers would log in AWS.
  *
  *   node --import tsx bench/load.ts [--datasets 1000000] [--seconds 10] [--connections 10]
  *   [--handlers-module <file>]   (default: the handlers in src/handlers)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +33,7 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const main = resolve('src/cli/main.ts');
 const stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-bench-load-'));
-const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LOG_SUCCESS_SAMPLE_RATE: '0.01' };
 delete env.DATABASE_URL;
 
 const cliArgs = ['--import', 'tsx', main, 'local', '--port', '0', '--seed', String(datasets), '--seed-tenant', 'tenant-a', '--state-dir', stateDir];
@@ -102,21 +109,70 @@ try {
     },
   ];
 
-  const rows: { name: string; rps: number; p50: number; p99: number; ok: number; bad: number }[] = [];
+  /** The server's CPU time so far (user + system), from /proc; undefined where there is no /proc. */
+  const cpuMs = (): number | undefined => {
+    try {
+      const f = readFileSync(`/proc/${server!.pid}/stat`, 'utf8');
+      const [utime, stime] = f.slice(f.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+      return ((utime! + stime!) * 1000) / 100; // USER_HZ is 100 on Linux
+    } catch {
+      return undefined;
+    }
+  };
+  /** One request at a time for `ms`, on one keep-alive connection: the p50 is service time. */
+  const sequential = async (opts: { url: string; headers?: Record<string, string>; requests?: { setupRequest: (r: { path: string }) => { path: string } }[] }, ms: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const u = new URL(opts.url);
+    const times: number[] = [];
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      const path = opts.requests ? opts.requests[0]!.setupRequest({ path: u.pathname }).path : u.pathname + u.search;
+      const t = performance.now();
+      const status = await new Promise<number>((res, rej) => {
+        const req = request({ host: u.hostname, port: u.port, path, headers: opts.headers, agent }, (r) => {
+          r.resume();
+          r.on('end', () => res(r.statusCode ?? 0));
+        });
+        req.on('error', rej);
+        req.end();
+      });
+      times.push(performance.now() - t);
+      if (status !== 200) throw new Error(`${path}: ${status}`);
+    }
+    agent.destroy();
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)]!;
+  };
+
+  const rows: { name: string; service: number; cpu: number | undefined; rps: number; p50: number; p99: number; ok: number; bad: number }[] = [];
   for (const r of routes) {
     // A short warm-up so pools and the authorizer cache are filled before measuring.
     await autocannon({ ...r.opts, connections, duration: 1 });
+    const service = await sequential(r.opts as Parameters<typeof sequential>[0], Math.min(3000, seconds * 1000));
+    const cpu0 = cpuMs();
     const res = await autocannon({ ...r.opts, connections, duration: seconds });
-    rows.push({ name: r.name, rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, ok: res['2xx'], bad: res.non2xx + res.errors + res.timeouts });
+    const cpu1 = cpuMs();
+    const total = res['2xx'] + res.non2xx;
+    rows.push({
+      name: r.name,
+      service,
+      cpu: cpu0 === undefined || cpu1 === undefined || total === 0 ? undefined : (cpu1 - cpu0) / total,
+      rps: res.requests.average,
+      p50: res.latency.p50,
+      p99: res.latency.p99,
+      ok: res['2xx'],
+      bad: res.non2xx + res.errors + res.timeouts,
+    });
   }
   const baseline = rows[0]!;
   const table = [
-    ['route', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ baseline', '2xx', 'non-2xx/errors'],
-    ...rows.map((r) => [r.name, r.rps.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), (r.rps / baseline.rps).toFixed(3), String(r.ok), String(r.bad)]),
+    ['route', 'service ms (1 conn p50)', 'CPU ms/req', `req/s (${connections} conns)`, 'p50 ms', 'p99 ms', 'req/s ÷ baseline', '2xx', 'non-2xx/errors'],
+    ...rows.map((r) => [r.name, r.service.toFixed(2), r.cpu === undefined ? 'n/a' : r.cpu.toFixed(2), r.rps.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), (r.rps / baseline.rps).toFixed(3), String(r.ok), String(r.bad)]),
   ];
   const w = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  console.log(`\n${connections} connections, ${seconds} s per route, 127.0.0.1, ${datasets} datasets`);
+  console.log(`\n${seconds} s per route at ${connections} connections (after ${Math.min(3, seconds)} s one at a time), 127.0.0.1, ${datasets} datasets`);
   for (const row of table) console.log(row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+  console.log(`latency under ${connections} connections is mostly queueing: ≈ ${connections} × the per-request time on one event loop`);
   if (rows.some((r) => r.bad > 0)) process.exitCode = 1;
 } finally {
   await stop();

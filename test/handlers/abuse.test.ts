@@ -318,6 +318,22 @@ describe('API abuse: crafted requests through the local gateway to the real auth
     await post('64 KB + 1 (the handler\'s limit)', JSON.stringify({ name: 'big', description: 'd'.repeat(64 * 1024) }), 413);
     const huge = await post('10 MB + 1 (API Gateway\'s limit)', Buffer.alloc(10 * 1024 * 1024 + 1, 0x20), 413);
     assert.deepEqual(JSON.parse(huge.body), { message: 'Request Too Long' });
+    // Chunked, with no Content-Length: the gateway counts as it reads, and still answers 413.
+    const chunked = await new Promise<Res>((resolve, reject) => {
+      const u = new URL(local.url);
+      const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `${BASE}/datasets`, headers: { authorization: `Bearer ${tokens.a}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      const mb = Buffer.alloc(1024 * 1024, 0x20);
+      for (let i = 0; i < 10; i++) req.write(mb);
+      req.end(Buffer.from(' '));
+    });
+    count++;
+    assert.equal(chunked.status, 413);
+    assert.deepEqual(JSON.parse(chunked.body), { message: 'Request Too Long' });
     await post('binary body, not UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 400, { 'content-type': 'application/octet-stream' });
 
     const target = aIds[0]!;

@@ -71,13 +71,6 @@ function describeError(err: unknown): string {
   return parts.join(' <- ').slice(0, 1000);
 }
 
-/** Kept for callers outside the request frame: logs a 5xx's detail itself. */
-export function errorResult(err: unknown, requestId: string | undefined): ProxyResult {
-  const { result, detail } = errorResponse(err, requestId);
-  if (detail) console.error(JSON.stringify({ level: 'error', requestId, status: result.statusCode, error: detail }));
-  return result;
-}
-
 // FNV-1a with murmur3's finaliser: the sampling decision follows from the request id, so known ids
 // sample the same requests every run, and ids that differ in one character still spread evenly.
 function unitHash(s: string): number {

@@ -19,6 +19,13 @@ export function textProblem(s: string): string | undefined {
   return m[0] === '\u0000' ? 'contains a NUL character' : 'contains an unpaired UTF-16 surrogate';
 }
 
+// A field's place for messages, cut short: a 5,000-deep path is not worth echoing.
+const at = (path: string, key: string): string => {
+  if (path.endsWith('…')) return path;
+  const next = key.startsWith('[') ? `${path}${key}` : path ? `${path}.${key}` : key;
+  return next.length > 60 ? `${next.slice(0, 60)}…` : next;
+};
+
 /**
  * Walks a parsed JSON value without recursion (a deep value must not overflow this check either)
  * and returns the first problem: nesting beyond `maxDepth`, a key or string PostgreSQL cannot store,
@@ -36,12 +43,12 @@ export function jsonProblem(root: unknown, maxDepth = MAX_JSON_DEPTH): string | 
     } else if (v !== null && typeof v === 'object') {
       if (depth >= maxDepth) return `${path || 'body'} is nested deeper than ${maxDepth} levels`;
       if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) stack.push({ v: v[i], depth: depth + 1, path: `${path}[${i}]` });
+        for (let i = 0; i < v.length; i++) stack.push({ v: v[i], depth: depth + 1, path: at(path, `[${i}]`) });
       } else {
         for (const [k, child] of Object.entries(v)) {
           const p = textProblem(k);
           if (p) return `a key in ${path || 'body'} ${p}`;
-          stack.push({ v: child, depth: depth + 1, path: path ? `${path}.${k.slice(0, 64)}` : k.slice(0, 64) });
+          stack.push({ v: child, depth: depth + 1, path: at(path, k) });
         }
       }
     }
