@@ -62,11 +62,13 @@ export async function handlerEnv(label: string): Promise<HandlerEnv> {
 }
 
 /**
- * Collects what the handlers write with console.log/console.error (one JSON object per line, as
- * Lambda ships them to CloudWatch Logs) instead of printing it, until `restore()`.
+ * Collects what the handlers log instead of printing it, until `restore()`: console.log/error/warn,
+ * and JSON lines written straight to stdout (the authorizer's metric records), one object a line as
+ * Lambda ships them to CloudWatch Logs. Other stdout (mocha's own) passes through.
  */
 export function captureLogs(): { lines: Record<string, unknown>[]; raw: string[]; restore(): void } {
   const original = { log: console.log, error: console.error, warn: console.warn };
+  const write = process.stdout.write;
   const raw: string[] = [];
   const lines: Record<string, unknown>[] = [];
   const take = (...args: unknown[]) => {
@@ -81,7 +83,22 @@ export function captureLogs(): { lines: Record<string, unknown>[]; raw: string[]
   console.log = take;
   console.error = take;
   console.warn = take;
-  return { lines, raw, restore: () => Object.assign(console, original) };
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (!text.startsWith('{')) return (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+    for (const line of text.split('\n').filter(Boolean)) take(line);
+    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    cb?.();
+    return true;
+  }) as typeof process.stdout.write;
+  return {
+    lines,
+    raw,
+    restore: () => {
+      Object.assign(console, original);
+      process.stdout.write = write;
+    },
+  };
 }
 
 export interface Issuer {
