@@ -70,6 +70,16 @@ describe('JWT authorizer', () => {
     await rejects(forged);
   });
 
+  it('rejects a token issued in the future beyond the clock skew, and subjects PostgreSQL cannot store', async () => {
+    const at = (iat: number, sub: unknown = 'a') =>
+      new SignJWT({ sub, tenant_id: 't', iat } as Record<string, unknown>).setProtectedHeader({ alg: 'RS256', kid: 'test-key-1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime(now() + 400 * 86400).sign(issuer.privateKey);
+    await rejects(await at(now() + 365 * 86400));
+    await rejects(await at(now() + 10));
+    assert.equal((await call(await at(now() + 3))).principalId, 'a', 'inside the 5 s skew');
+    for (const sub of ['a\u0000b', 'a\nb', '\ud800', 'x'.repeat(257), '', 7]) await rejects(await at(now(), sub));
+    assert.equal((await call(await at(now(), 'auth0|user@example.com é'))).principalId, 'auth0|user@example.com é');
+  });
+
   it('rejects a missing tenant, a missing bearer prefix and garbage', async () => {
     await rejects(await issuer.sign({ sub: 'a' }));
     await assert.rejects(handler({ authorizationToken: await issuer.sign({ sub: 'a', tenant_id: 't' }), methodArn: METHOD_ARN }), /Unauthorized/);

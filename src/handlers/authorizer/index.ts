@@ -7,7 +7,6 @@
  */
 import { createRemoteJWKSet, customFetch, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { httpGet } from '../shared/http-get.ts';
-import { successLogSampleRate } from '../shared/env.ts';
 import { textProblem } from '../shared/input.ts';
 import { classifyVerifyError, emitRecord, refusalRecord } from './metrics.ts';
 
@@ -74,7 +73,6 @@ export async function handler(event: TokenAuthorizerEvent): Promise<AuthorizerRe
   try {
     if (!m) throw new Error('missing bearer token');
     const claims = await verifyToken(m[1]!);
-    if (sampled()) console.log(JSON.stringify({ level: 'info', message: 'token accepted', tenantId: claims.tenant_id }));
     return {
       principalId: claims.sub!,
       policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) }] },
@@ -87,10 +85,4 @@ export async function handler(event: TokenAuthorizerEvent): Promise<AuthorizerRe
     emitRecord(refusalRecord(classifyVerifyError(err), err instanceof Error ? err.message : String(err)));
     throw new Error('Unauthorized');
   }
-}
-
-// Accepted tokens are the authorizer's successes: logged at LOG_SUCCESS_SAMPLE_RATE (rejections always).
-function sampled(): boolean {
-  const rate = successLogSampleRate();
-  return rate >= 1 || (rate > 0 && Math.random() < rate);
 }
