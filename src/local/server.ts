@@ -29,7 +29,7 @@ import {
   type ProxyHandler,
   type TaskHandler,
 } from './gateway.ts';
-import { jwks, loadOrCreateKey, mintToken, LOCAL_AUDIENCE, LOCAL_ISSUER, DEFAULT_STATE_DIR } from './keys.ts';
+import { jwks, loadOrCreateKey, mintToken, LOCAL_AUDIENCE, LOCAL_ISSUER, DEFAULT_STATE_DIR, type LocalKey } from './keys.ts';
 import { LocalPoller, LOCAL_STATE_MACHINE_ARN } from './poller.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from './postgres.ts';
 
@@ -103,6 +103,10 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts everything in order — database, AWS stub, HTTP listener, the handlers' environment,
+ * handlers (migrated, seeded), poller — and, if any step fails, stops what already started.
+ */
 export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const reporter = opts.reporter;
@@ -110,213 +114,265 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const auditFile = join(stateDir, 'audit.jsonl');
   const audit = new AuditSink(auditFile);
   const decisions = new DecisionLog();
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async (): Promise<void> => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
-  };
-
+  const cleanups = new Cleanups();
   try {
-    let cluster: ThrowawayCluster | undefined;
-    let databaseUrl = opts.databaseUrl;
-    if (!databaseUrl) {
-      reporter.report({ level: 'step', topic: 'local', message: 'starting a throwaway PostgreSQL cluster' });
-      cluster = await startThrowawayCluster();
-      cleanups.push(() => cluster!.stop());
-      databaseUrl = await createDatabase(cluster.adminUrl, 'catalog');
-      reporter.report({ level: 'ok', topic: 'local', message: `PostgreSQL on 127.0.0.1:${cluster.port}`, data: { databaseUrl } });
-    }
-
-    let poller: LocalPoller | undefined;
-    // The poller reads its external API token from a secret (TOKEN_SECRET_ARN), never from the
-    // execution input; locally that secret is served by the stub.
-    const tokenSecret = async (): Promise<string> =>
-      JSON.stringify({ token: opts.externalApiToken ?? (await mintToken(key, { tenant: 'local', roles: ['poller'], ttlSeconds: 900, subject: 'local:poller' })) });
-    const stub: AwsStub = await startAwsStub({ audit, poller: () => poller, secrets: { [LOCAL_TOKEN_SECRET_ARN]: tokenSecret } });
-    cleanups.push(() => stub.close());
-
-    let handlers: HandlerSet | undefined;
-    const authCache = new Map<string, { result: AuthorizerResult; until: number }>();
-    const cacheMs = (opts.authorizerCacheSeconds ?? 300) * 1000;
-    const stageVariables = opts.stageVariables ?? {};
-    const info = () => ({
+    const { databaseUrl, cluster } = await provideDatabase(opts.databaseUrl, reporter, cleanups);
+    const served: Served = { handlers: undefined, poller: undefined, info: () => ({}) };
+    const stub = await startStub(opts, key, audit, served, cleanups);
+    const server = createServer(
+      requestListener({ served, key, audit, decisions, reporter, stageVariables: opts.stageVariables ?? {}, onAccess: opts.onAccess }, new CachedAuthorizer(served, reporter, opts.authorizerCacheSeconds ?? 300)),
+    );
+    const { port, url } = await listen(server, opts.port, cleanups);
+    served.info = () => ({
       api: url,
       issuer: LOCAL_ISSUER,
       audience: LOCAL_AUDIENCE,
       // Only a password-less URL (the throwaway cluster) is shared, so `verify` can find it.
       databaseUrl: cluster ? databaseUrl : null,
       auditFile,
-      stateMachineArn: poller ? LOCAL_STATE_MACHINE_ARN : null,
+      stateMachineArn: served.poller ? LOCAL_STATE_MACHINE_ARN : null,
     });
-
-    const server: Server = createServer((req, res) => {
-      const started = performance.now();
-      handle(req, res).catch((err: Error) => {
-        reporter.report({ level: 'warn', topic: 'local', message: `request failed: ${err.message}` });
-        if (!res.headersSent) write(res, jsonResponse(502, { message: 'Internal server error' }));
-        else res.destroy();
-      });
-
-      async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-        const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-        const read = await readRequestBody(req);
-        if (read.kind === 'too-large') return write(res, requestTooLarge());
-        const body = read.body;
-        if (url.pathname.startsWith('/_local/')) return write(res, localEndpoint(req.method ?? 'GET', url));
-        if (!handlers) return write(res, jsonResponse(503, { message: 'catalogctl local is starting' }));
-        const method = req.method ?? 'GET';
-        const m = matchRoute(method, url.pathname);
-        // API Gateway answers unknown resources and methods like this, before any authorizer.
-        if (m.kind !== 'match') return write(res, jsonResponse(403, { message: 'Missing Authentication Token' }));
-        const arn = methodArn(method, m.match.route.resource.replace(/\{[^}]+\}/g, (p) => m.match.pathParameters?.[p.slice(1, -1)] ?? p));
-        const auth = await authorize(req.headers.authorization, method, arn);
-        decisions.record(auth.decision);
-        if (auth.kind === 'reject') {
-          write(res, auth.response);
-          return logAccess(auth.decision, null);
-        }
-        const event = toProxyEvent(req, url, m.match, body, auth.context, stageVariables);
-        let result: unknown;
-        try {
-          result = await handlers[m.match.route.fn](event, lambdaContext(m.match.route.fn));
-        } catch (err) {
-          reporter.report({ level: 'warn', topic: 'local', message: `${m.match.route.fn} threw: ${(err as Error).message}` });
-          result = undefined;
-        }
-        const out = fromProxyResult(result);
-        out.headers['x-amzn-requestid'] = event.requestContext.requestId;
-        write(res, out);
-        const tenant = auth.context.tenantId ?? auth.context.tenant_id;
-        logAccess(auth.decision, tenant === undefined ? null : String(tenant), event.requestContext.requestId);
-
-        function logAccess(decision: Decision, tenantId: string | null, requestId = ''): void {
-          opts.onAccess?.({
-            requestId,
-            ip: req.socket.remoteAddress ?? '',
-            method,
-            path: url.pathname,
-            status: res.statusCode,
-            latencyMs: Math.round((performance.now() - started) * 100) / 100,
-            tenantId,
-            decision,
-          });
-        }
-      }
-    });
-
-    type AuthOutcome =
-      | { kind: 'allow'; decision: Decision; context: Record<string, string | number | boolean> }
-      | { kind: 'reject'; decision: Decision; response: ReturnType<typeof jsonResponse> };
-
-    async function authorize(header: string | undefined, method: string, arn: string): Promise<AuthOutcome> {
-      if (!header || !header.trim()) return { kind: 'reject', decision: 'unauthorized', response: jsonResponse(401, { message: 'Unauthorized' }) };
-      const now = Date.now();
-      let result = authCache.get(header);
-      if (!result || result.until <= now) {
-        authCache.delete(header);
-        try {
-          const r = await handlers!.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn: arn }, lambdaContext('authorizer'));
-          result = { result: r, until: now + cacheMs };
-          if (cacheMs > 0) {
-            if (authCache.size > 10_000) authCache.clear();
-            authCache.set(header, result);
-          }
-        } catch (err) {
-          if ((err as Error)?.message === 'Unauthorized') return { kind: 'reject', decision: 'unauthorized', response: jsonResponse(401, { message: 'Unauthorized' }) };
-          reporter.report({ level: 'warn', topic: 'local', message: `authorizer failed: ${(err as Error)?.message}` });
-          return { kind: 'reject', decision: 'error', response: jsonResponse(500, { message: null }) };
-        }
-      }
-      if (!policyAllows(result.result.policyDocument, 'execute-api:Invoke', arn)) {
-        return { kind: 'reject', decision: 'deny', response: jsonResponse(403, { Message: 'User is not authorized to access this resource with an explicit deny' }) };
-      }
-      return { kind: 'allow', decision: 'allow', context: authorizerContext(result.result) };
-    }
-
-    function localEndpoint(method: string, url: URL): ReturnType<typeof jsonResponse> {
-      if (method !== 'GET') return jsonResponse(405, { message: 'GET only' });
-      const since = url.searchParams.get('since');
-      const sinceMs = since === null ? undefined : Number.isFinite(Number(since)) ? Number(since) : Date.parse(since);
-      switch (url.pathname) {
-        case '/_local/jwks.json':
-          return { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: Buffer.from(JSON.stringify(jwks(key))) };
-        case '/_local/info':
-          return jsonResponse(200, info());
-        case '/_local/audit':
-          return jsonResponse(200, { events: audit.list({ contains: url.searchParams.get('contains') ?? undefined, sinceMs }) });
-        case '/_local/authorizer/decisions':
-          return jsonResponse(200, decisions.summary(sinceMs ?? 0));
-        case '/_local/executions':
-          return jsonResponse(200, { executions: poller?.list() ?? [] });
-        default:
-          return jsonResponse(404, { message: `no local endpoint ${url.pathname}` });
-      }
-    }
-
-    server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' ? Object.assign(new Error(`port ${opts.port} on 127.0.0.1 is in use: pick another with --port`), { code: err.code }) : err),
-      );
-      server.listen(opts.port, '127.0.0.1', () => resolve());
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const port = (server.address() as AddressInfo).port;
-    const url = `http://127.0.0.1:${port}`;
-
     // Everything the handlers read from their environment, as catalog-service sets it in AWS.
-    const env = handlerEnvironment({ databaseUrl, url, awsEndpoint: stub.endpoint, externalApi: opts.externalApi, app: opts.app });
-    const previous = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, env);
-    cleanups.unshift(async () => {
-      for (const [k, v] of Object.entries(previous)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    });
-
-    handlers = undefined;
-    const loaded = await opts.loadHandlers();
-    reporter.report({ level: 'step', topic: 'local', message: 'running migrations' });
-    await loaded.migrate({}, lambdaContext('migrate', 300_000));
-    if (opts.seed && opts.seedDatasets) {
-      reporter.report({ level: 'step', topic: 'local', message: `seeding ${opts.seed} datasets` });
-      const n = await opts.seedDatasets(databaseUrl, opts.seed, reporter);
-      reporter.report({ level: 'ok', topic: 'local', message: `${n} datasets in catalog_dataset` });
-    }
-    if (opts.stateMachine) {
-      poller = new LocalPoller({
-        definition: opts.stateMachine,
-        handlers: loaded,
-        ...(opts.pollWaitMs !== undefined ? { waitMs: opts.pollWaitMs, retryMs: opts.pollWaitMs } : {}),
-        onEvent: (e) => reporter.report({ level: 'info', topic: 'poller', message: `${e.executionArn.split(':').pop()} ${e.state ?? e.status}`, data: e }),
-      });
-      const p = poller;
-      cleanups.push(() => p.stopAll());
-    }
-    handlers = loaded;
-    reporter.report({ level: 'ok', topic: 'local', message: `Catalog API on ${url}`, data: info() });
-
-    return {
-      url,
-      port,
-      databaseUrl,
-      ownsDatabase: cluster !== undefined,
-      auditFile,
-      audit,
-      decisions,
-      poller,
-      cluster,
-      stop: cleanup,
-    };
+    setEnvironment(handlerEnvironment({ databaseUrl, url, awsEndpoint: stub.endpoint, externalApi: opts.externalApi, app: opts.app }), cleanups);
+    const handlers = await prepareHandlers(opts, databaseUrl, reporter);
+    served.poller = startPoller(opts, handlers, reporter, cleanups);
+    served.handlers = handlers;
+    reporter.report({ level: 'ok', topic: 'local', message: `Catalog API on ${url}`, data: served.info() });
+    return { url, port, databaseUrl, ownsDatabase: cluster !== undefined, auditFile, audit, decisions, poller: served.poller, cluster, stop: () => cleanups.run() };
   } catch (err) {
-    await cleanup();
+    await cleanups.run();
     throw err;
+  }
+}
+
+/** Undo steps, run last-first; each runs once and a failing one does not stop the others. */
+class Cleanups {
+  private readonly steps: (() => Promise<void>)[] = [];
+  push(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+  /** For a step that must run after everything pushed so far (restoring process.env). */
+  pushFirst(step: () => Promise<void>): void {
+    this.steps.unshift(step);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.steps.splice(0).reverse()) await fn().catch(() => undefined);
+  }
+}
+
+/** What the request listener serves; filled in as start-up proceeds. */
+interface Served {
+  handlers: HandlerSet | undefined;
+  poller: LocalPoller | undefined;
+  info(): Record<string, unknown>;
+}
+
+/** `--database-url` as given, or a throwaway cluster with a `catalog` database. */
+async function provideDatabase(given: string | undefined, reporter: Reporter, cleanups: Cleanups): Promise<{ databaseUrl: string; cluster?: ThrowawayCluster }> {
+  if (given) return { databaseUrl: given };
+  reporter.report({ level: 'step', topic: 'local', message: 'starting a throwaway PostgreSQL cluster' });
+  const cluster = await startThrowawayCluster();
+  cleanups.push(() => cluster.stop());
+  const databaseUrl = await createDatabase(cluster.adminUrl, 'catalog');
+  reporter.report({ level: 'ok', topic: 'local', message: `PostgreSQL on 127.0.0.1:${cluster.port}`, data: { databaseUrl } });
+  return { databaseUrl, cluster };
+}
+
+/** The loopback AWS endpoint the handlers' SDK clients call. */
+async function startStub(opts: LocalOptions, key: LocalKey, audit: AuditSink, served: Served, cleanups: Cleanups): Promise<AwsStub> {
+  // The poller reads its external API token from a secret (TOKEN_SECRET_ARN), never from the
+  // execution input; locally that secret is served by the stub.
+  const tokenSecret = async (): Promise<string> =>
+    JSON.stringify({ token: opts.externalApiToken ?? (await mintToken(key, { tenant: 'local', roles: ['poller'], ttlSeconds: 900, subject: 'local:poller' })) });
+  const stub = await startAwsStub({ audit, poller: () => served.poller, secrets: { [LOCAL_TOKEN_SECRET_ARN]: tokenSecret } });
+  cleanups.push(() => stub.close());
+  return stub;
+}
+
+async function listen(server: Server, port: number, cleanups: Cleanups): Promise<{ port: number; url: string }> {
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? Object.assign(new Error(`port ${port} on 127.0.0.1 is in use: pick another with --port`), { code: err.code }) : err),
+    );
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  const bound = (server.address() as AddressInfo).port;
+  return { port: bound, url: `http://127.0.0.1:${bound}` };
+}
+
+/** Set the handlers' variables in this process, and put the previous values back on stop. */
+function setEnvironment(env: Record<string, string>, cleanups: Cleanups): void {
+  const previous = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  cleanups.pushFirst(async () => {
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+}
+
+/** Load the handlers (after their environment is set), run the migrations, seed. */
+async function prepareHandlers(opts: LocalOptions, databaseUrl: string, reporter: Reporter): Promise<HandlerSet> {
+  const loaded = await opts.loadHandlers();
+  reporter.report({ level: 'step', topic: 'local', message: 'running migrations' });
+  await loaded.migrate({}, lambdaContext('migrate', 300_000));
+  if (opts.seed && opts.seedDatasets) {
+    reporter.report({ level: 'step', topic: 'local', message: `seeding ${opts.seed} datasets` });
+    const n = await opts.seedDatasets(databaseUrl, opts.seed, reporter);
+    reporter.report({ level: 'ok', topic: 'local', message: `${n} datasets in catalog_dataset` });
+  }
+  return loaded;
+}
+
+function startPoller(opts: LocalOptions, handlers: HandlerSet, reporter: Reporter, cleanups: Cleanups): LocalPoller | undefined {
+  if (!opts.stateMachine) return undefined;
+  const poller = new LocalPoller({
+    definition: opts.stateMachine,
+    handlers,
+    ...(opts.pollWaitMs !== undefined ? { waitMs: opts.pollWaitMs, retryMs: opts.pollWaitMs } : {}),
+    onEvent: (e) => reporter.report({ level: 'info', topic: 'poller', message: `${e.executionArn.split(':').pop()} ${e.state ?? e.status}`, data: e }),
+  });
+  cleanups.push(() => poller.stopAll());
+  return poller;
+}
+
+interface GatewayDeps {
+  served: Served;
+  key: LocalKey;
+  audit: AuditSink;
+  decisions: DecisionLog;
+  reporter: Reporter;
+  stageVariables: Record<string, string>;
+  onAccess?: (entry: AccessLogEntry) => void;
+}
+
+type LocalResponse = ReturnType<typeof jsonResponse>;
+
+/** What API Gateway does with a request, in its order: route, authorizer, proxy event, handler, response. */
+function requestListener(deps: GatewayDeps, authorizer: CachedAuthorizer): (req: IncomingMessage, res: ServerResponse) => void {
+  const { served, decisions, reporter } = deps;
+  async function handle(req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const read = await readRequestBody(req);
+    if (read.kind === 'too-large') return write(res, requestTooLarge());
+    const body = read.body;
+    if (url.pathname.startsWith('/_local/')) return write(res, localEndpoint(deps, req.method ?? 'GET', url));
+    const handlers = served.handlers;
+    if (!handlers) return write(res, jsonResponse(503, { message: 'catalogctl local is starting' }));
+    const method = req.method ?? 'GET';
+    const logAccess = (decision: Decision, tenantId: string | null, requestId = ''): void =>
+      deps.onAccess?.({
+        requestId,
+        ip: req.socket.remoteAddress ?? '',
+        method,
+        path: url.pathname,
+        status: res.statusCode,
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        tenantId,
+        decision,
+      });
+    const m = matchRoute(method, url.pathname);
+    // API Gateway answers unknown resources and methods like this, before any authorizer.
+    if (m.kind !== 'match') return write(res, jsonResponse(403, { message: 'Missing Authentication Token' }));
+    const arn = methodArn(method, m.match.route.resource.replace(/\{[^}]+\}/g, (p) => m.match.pathParameters?.[p.slice(1, -1)] ?? p));
+    const auth = await authorizer.authorize(req.headers.authorization, arn);
+    decisions.record(auth.decision);
+    if (auth.kind === 'reject') {
+      write(res, auth.response);
+      return logAccess(auth.decision, null);
+    }
+    const event = toProxyEvent(req, url, m.match, body, auth.context, deps.stageVariables);
+    let result: unknown;
+    try {
+      result = await handlers[m.match.route.fn](event, lambdaContext(m.match.route.fn));
+    } catch (err) {
+      reporter.report({ level: 'warn', topic: 'local', message: `${m.match.route.fn} threw: ${(err as Error).message}` });
+      result = undefined;
+    }
+    const out = fromProxyResult(result);
+    out.headers['x-amzn-requestid'] = event.requestContext.requestId;
+    write(res, out);
+    const tenant = auth.context.tenantId ?? auth.context.tenant_id;
+    logAccess(auth.decision, tenant === undefined ? null : String(tenant), event.requestContext.requestId);
+  }
+  return (req, res) => {
+    handle(req, res, performance.now()).catch((err: Error) => {
+      reporter.report({ level: 'warn', topic: 'local', message: `request failed: ${err.message}` });
+      if (!res.headersSent) write(res, jsonResponse(502, { message: 'Internal server error' }));
+      else res.destroy();
+    });
+  };
+}
+
+type AuthOutcome =
+  | { kind: 'allow'; decision: Decision; context: Record<string, string | number | boolean> }
+  | { kind: 'reject'; decision: Decision; response: LocalResponse };
+
+/** The TOKEN authorizer with API Gateway's result cache: a policy is reused for the same token for the TTL. */
+class CachedAuthorizer {
+  private readonly cache = new Map<string, { result: AuthorizerResult; until: number }>();
+  private readonly cacheMs: number;
+  constructor(
+    private readonly served: Served,
+    private readonly reporter: Reporter,
+    cacheSeconds: number,
+  ) {
+    this.cacheMs = cacheSeconds * 1000;
+  }
+
+  async authorize(header: string | undefined, arn: string): Promise<AuthOutcome> {
+    if (!header || !header.trim()) return { kind: 'reject', decision: 'unauthorized', response: jsonResponse(401, { message: 'Unauthorized' }) };
+    const now = Date.now();
+    let result = this.cache.get(header);
+    if (!result || result.until <= now) {
+      this.cache.delete(header);
+      try {
+        const r = await this.served.handlers!.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn: arn }, lambdaContext('authorizer'));
+        result = { result: r, until: now + this.cacheMs };
+        if (this.cacheMs > 0) {
+          if (this.cache.size > 10_000) this.cache.clear();
+          this.cache.set(header, result);
+        }
+      } catch (err) {
+        if ((err as Error)?.message === 'Unauthorized') return { kind: 'reject', decision: 'unauthorized', response: jsonResponse(401, { message: 'Unauthorized' }) };
+        this.reporter.report({ level: 'warn', topic: 'local', message: `authorizer failed: ${(err as Error)?.message}` });
+        return { kind: 'reject', decision: 'error', response: jsonResponse(500, { message: null }) };
+      }
+    }
+    if (!policyAllows(result.result.policyDocument, 'execute-api:Invoke', arn)) {
+      return { kind: 'reject', decision: 'deny', response: jsonResponse(403, { Message: 'User is not authorized to access this resource with an explicit deny' }) };
+    }
+    return { kind: 'allow', decision: 'allow', context: authorizerContext(result.result) };
+  }
+}
+
+/** `GET /_local/*`: the JWKS, server info, the audit sink, authorizer decisions, poller executions. */
+function localEndpoint(deps: GatewayDeps, method: string, url: URL): LocalResponse {
+  if (method !== 'GET') return jsonResponse(405, { message: 'GET only' });
+  const since = url.searchParams.get('since');
+  const sinceMs = since === null ? undefined : Number.isFinite(Number(since)) ? Number(since) : Date.parse(since);
+  switch (url.pathname) {
+    case '/_local/jwks.json':
+      return { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: Buffer.from(JSON.stringify(jwks(deps.key))) };
+    case '/_local/info':
+      return jsonResponse(200, deps.served.info());
+    case '/_local/audit':
+      return jsonResponse(200, { events: deps.audit.list({ contains: url.searchParams.get('contains') ?? undefined, sinceMs }) });
+    case '/_local/authorizer/decisions':
+      return jsonResponse(200, deps.decisions.summary(sinceMs ?? 0));
+    case '/_local/executions':
+      return jsonResponse(200, { executions: deps.served.poller?.list() ?? [] });
+    default:
+      return jsonResponse(404, { message: `no local endpoint ${url.pathname}` });
   }
 }
 
