@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { CatalogError, ExitCode } from '../errors.ts';
 import { registerCommands } from './commands/index.ts';
+import { installOutputGuards, setColorFlag, writeErr } from './output.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -13,8 +14,28 @@ export function buildProgram(): Command {
     .name('catalogctl')
     .description('Render, validate, package, release and roll back the Catalog service')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
+    .option('--no-color', 'no colour and no escape sequences in any output (as NO_COLOR, FORCE_COLOR=0 or TERM=dumb)')
+    .configureHelp({ showGlobalOptions: true })
+    // Commander's own errors (unknown option, missing value…) as one line, like every other error.
+    .configureOutput({ outputError: (text, write) => write(`catalogctl: ${text.trim().replace(/^error: /, '')} (see --help)\n`) })
     .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Exit codes (every command): 0 ok or nothing to do, 1 internal error (a bug: please report it),
+2 bad input (a flag, an env file, an account mismatch, a missing tool, a busy port), 3 AWS or
+deploy failure (incl. an alarm rollback), 4 a check found problems, 130 interrupted.
+Output: results on stdout, progress and errors on stderr; colour only on a terminal, never with
+--no-color, NO_COLOR or TERM=dumb; FORCE_COLOR=0 turns it off, FORCE_COLOR=1 on (even into a pipe).
+
+Examples:
+  $ catalogctl render --all && catalogctl validate --all
+  $ catalogctl diff --env staging --profile staging
+  $ catalogctl render --help
+  $ source <(catalogctl completion bash)`,
+  );
+  // Global: accepted before or after the command name, applied before any action runs.
+  program.hook('preAction', () => setColorFlag(program.opts<{ color: boolean }>().color));
   registerCommands(program);
   return program;
 }
@@ -59,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
   } catch (err) {
     const { code, message } = exitCodeFor(err);
-    if (message) process.stderr.write(`catalogctl: ${message}\n`);
+    if (message) writeErr(`catalogctl: ${message}\n`);
     return code;
   }
 }
@@ -69,6 +90,7 @@ if (process.argv[1] && /catalogctl(\.mjs)?$|main\.ts$/.test(process.argv[1])) {
   // The pinned AWS SDK supports Node 20; its notice that later SDK releases will need Node 22
   // would otherwise print eight lines before every AWS command's output. Set it to "false" to see it.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  installOutputGuards();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
