@@ -11,7 +11,7 @@ import { allArtifacts, packageArtifacts, uploadArtifacts, type ArtifactManifest 
 import { RecordingReporter } from '../../src/reporter.ts';
 import { UserInputError } from '../../src/errors.ts';
 import { runCli } from '../support/cli.ts';
-import { getMoto, TEST_CREDENTIALS } from '../support/moto.ts';
+import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS } from '../support/moto.ts';
 
 const ROOT = resolve('.');
 
@@ -128,10 +128,14 @@ describe('package', function () {
       await s3.send(new CreateBucketCommand({ Bucket: config.artifacts.bucket }));
       const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
       const outDir = join(out, 'cli');
-      const first = await runCli(['package', '--env', 'dev', '--out', outDir, '--upload', '--endpoint-url', moto.endpoint], { env });
+      // --upload checks the account first: dev.yaml with the emulator's account.
+      const envDir = join(out, 'envs');
+      await mkdir(envDir);
+      await writeFile(join(envDir, 'dev.yaml'), (await readFile('envs/dev.yaml', 'utf8')).replaceAll(config.account.id, MOTO_ACCOUNT_ID));
+      const first = await runCli(['package', '--env', 'dev', '--env-dir', envDir, '--out', outDir, '--upload', '--endpoint-url', moto.endpoint], { env });
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, /uploaded 9 artifact\(s\), \d+ bytes; 0 already there/);
-      const second = await runCli(['package', '--env', 'dev', '--out', outDir, '--upload', '--endpoint-url', moto.endpoint], { env });
+      const second = await runCli(['package', '--env', 'dev', '--env-dir', envDir, '--out', outDir, '--upload', '--endpoint-url', moto.endpoint], { env });
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stderr, /nothing to upload: all 9 artifacts already in s3:\/\//);
       const api = await createS3Api({ region: moto.region, endpoint: moto.endpoint });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DeployError, UserInputError } from '../../errors.ts';
 import type { Reporter } from '../../reporter.ts';
 import type { VerifyOptions } from '../../verify/index.ts';
+import { addAwsFlags } from '../aws-flags.ts';
 
 export interface AwsFlags {
   env: string;
@@ -12,12 +13,7 @@ export interface AwsFlags {
 }
 
 export function awsOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('--env <name>', 'environment (envs/<name>.yaml)')
-    .option('--env-dir <dir>', 'where env files live', 'envs')
-    .option('--region <region>', "AWS region (default: the env file's)")
-    .option('--profile <name>', 'AWS shared-config profile')
-    .option('--endpoint-url <url>', 'AWS endpoint, e.g. a local emulator (or AWS_ENDPOINT_URL)');
+  return addAwsFlags(cmd.requiredOption('--env <name>', 'environment (envs/<name>.yaml)').option('--env-dir <dir>', 'where env files live', 'envs'));
 }
 
 /**
@@ -172,8 +168,9 @@ async function stackOptions(flags: StackFlags, config: { stackPrefix: string }) 
 
 async function planStyle() {
   const { plainPlanStyle } = await import('../../deploy/print-plan.ts');
-  if (!process.stdout.isTTY || process.env.NO_COLOR) return plainPlanStyle;
-  const { default: chalk } = await import('chalk');
+  const { chalkFor, colorEnabled } = await import('../output.ts');
+  if (!colorEnabled(process.stdout)) return plainPlanStyle;
+  const chalk = await chalkFor(process.stdout);
   return { add: chalk.green, remove: chalk.red, modify: chalk.yellow, warn: chalk.magenta, dim: chalk.dim, bold: chalk.bold };
 }
 

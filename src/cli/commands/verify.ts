@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
 import { DeployError, UserInputError } from '../../errors.ts';
 import type { VerifyOptions } from '../../verify/index.ts';
+import { addAwsFlags, type AwsFlagValues } from '../aws-flags.ts';
 
-interface VerifyFlags {
+interface VerifyFlags extends AwsFlagValues {
   env?: string;
   envDir: string;
-  region?: string;
-  profile?: string;
-  endpointUrl?: string;
   url?: string;
   token?: string;
   requests: string;
@@ -39,14 +37,13 @@ async function stackTargetOf(flags: VerifyFlags): Promise<{ url: string; auditLo
 }
 
 export function registerVerify(program: Command): void {
-  program
-    .command('verify')
-    .description("Run the seed's deployment verification: health probe, synthetic describe + audit, DB smoke query, auth failures")
-    .option('--env <name>', "environment whose API to verify (resolved from the catalog-service stack's outputs)")
-    .option('--env-dir <dir>', 'where env files live', 'envs')
-    .option('--region <region>', "AWS region (default: the env file's)")
-    .option('--profile <name>', 'AWS shared-config profile')
-    .option('--endpoint-url <url>', 'AWS endpoint, e.g. a local emulator (or AWS_ENDPOINT_URL)')
+  addAwsFlags(
+    program
+      .command('verify')
+      .description("Run the seed's deployment verification: health probe, synthetic describe + audit, DB smoke query, auth failures")
+      .option('--env <name>', "environment whose API to verify (resolved from the catalog-service stack's outputs)")
+      .option('--env-dir <dir>', 'where env files live', 'envs'),
+  )
     .option('--url <base>', 'base URL of the API: a `catalogctl local` server or an API Gateway stage URL')
     .option('--token <jwt>', 'bearer token for the API (default: $CATALOGCTL_TOKEN; prefer the variable, flags show in ps)')
     .option('--requests <n>', 'health probe requests (after one uncounted warm-up)', '50')
@@ -62,16 +59,21 @@ synthetic create + describe → valid descriptor and its audit event on the audi
 read from CloudWatch Logs, no database needed); db-smoke SELECT COUNT(*) FROM catalog_dataset
 p95 < 100 ms (skipped without a database); auth-failures: ≤ 1 % of this run's own requests refused
 by the authorizer.
-Exit codes: 0 all passed, 3 a check failed, 2 bad flags.
+Exit codes: 0 all passed, 3 a check failed, 2 bad flags or an account mismatch, 130 interrupted.
 
 Examples:
   $ export CATALOGCTL_TOKEN=$(catalogctl local token --tenant acme --role platform)
   $ catalogctl verify --url http://127.0.0.1:8080
   $ catalogctl verify --env staging --json
+  $ catalogctl verify --env prod --profile prod          # the stage URL from catalog-service's ApiUrl output
   $ catalogctl verify --url https://abc123.execute-api.us-east-1.amazonaws.com/prod --audit-log-group /aws/events/catalog-prod-audit --region us-east-1`,
     )
     .action(async (flags: VerifyFlags) => {
       if (!flags.env === !flags.url) throw new UserInputError('verify: give exactly one of --env <name> or --url <base>');
+      const awsFlags = (['region', 'profile', 'endpointUrl'] as const).filter((k) => flags[k] !== undefined);
+      if (awsFlags.length && !flags.env && !flags.auditLogGroup) {
+        throw new UserInputError(`${awsFlags.map((k) => `--${k === 'endpointUrl' ? 'endpoint-url' : k}`).join(', ')}: only used with --env or --audit-log-group, neither given`);
+      }
       let region = flags.region ?? process.env.AWS_REGION;
       let noAuditLog: string | undefined;
       if (flags.env) {
@@ -100,6 +102,8 @@ Examples:
         auditEmitted = auditFromLogs(await createLogsApi({ region: region!, profile: flags.profile, endpoint: flags.endpointUrl }), flags.auditLogGroup);
       }
       const { formatJson, formatTable, plainStyle } = await import('../../verify/print.ts');
+      const { chalkFor, cliReporter, colorEnabled, writeOut } = await import('../output.ts');
+      const printer = cliReporter();
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -111,14 +115,15 @@ Examples:
         datasetId: flags.dataset,
         auditEmitted,
         signal: abort.signal,
-        reporter: { report: (e) => void (!flags.json && process.stderr.isTTY && process.stderr.write(`  ${e.message}\n`)) },
+        // Each check is a wait of its own: a live line on a terminal, gone before the table prints.
+        reporter: { report: (e) => printer.report({ ...e, level: e.level === 'step' ? 'progress' : e.level }) },
       }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
       let style = plainStyle;
-      if (!flags.json && process.stdout.isTTY && !process.env.NO_COLOR) {
-        const { default: chalk } = await import('chalk');
+      if (!flags.json && colorEnabled(process.stdout)) {
+        const chalk = await chalkFor(process.stdout);
         style = { bad: (s) => chalk.red(s), good: (s) => chalk.green(s), dim: (s) => chalk.dim(s) };
       }
-      process.stdout.write(flags.json ? formatJson(report) : formatTable(report, style));
+      writeOut(flags.json ? formatJson(report) : formatTable(report, style));
       if (!report.ok) throw new DeployError(`verify: failed ${failingChecks(report).join(', ')}`);
     });
 }
