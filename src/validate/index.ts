@@ -73,10 +73,13 @@ export async function validateRendered(given: readonly EnvInput[], opts: Validat
     const files = await writeTemplates(root, envs);
     reporter.report({ level: 'step', topic: 'validate', message: `checking ${envs.length} env(s), ${files.length} stack templates`, data: { root } });
 
-    // External tools first, so they run while the in-process checkers work.
+    // External tools first, so they run while the in-process checkers work. They take seconds
+    // (cfn-lint tens of them on a busy machine): a progress event names the ones still running.
     const external: Promise<void>[] = [];
-    if (enabled.has('checkov')) external.push(timed('checkov', reporter, async () => runCheckov(root, files, { signal: stop.signal }), runs));
-    if (enabled.has('cfn-lint')) external.push(timed('cfn-lint', reporter, async () => ({ findings: await runCfnLint(files, { signal: stop.signal }) }), runs));
+    const running = new Running(reporter);
+    if (enabled.has('checkov')) external.push(timed('checkov', running, async () => runCheckov(root, files, { signal: stop.signal }), runs));
+    if (enabled.has('cfn-lint')) external.push(timed('cfn-lint', running, async () => ({ findings: await runCfnLint(files, { signal: stop.signal }) }), runs));
+    if (files.length > 0) running.show();
     // Keep every rejection observed; the first one is rethrown below.
     settled = Promise.allSettled(external);
 
@@ -159,20 +162,41 @@ async function writeTemplates(root: string, envs: readonly EnvInput[]): Promise<
   return files;
 }
 
+/** The external checkers still running, shown as one progress event counting from their start. */
+class Running {
+  private readonly names = new Set<CheckerName>();
+  private readonly startedAt = Date.now();
+  constructor(readonly reporter: Reporter) {}
+  add(checker: CheckerName): void {
+    this.names.add(checker);
+  }
+  done(checker: CheckerName): void {
+    this.names.delete(checker);
+    this.show();
+  }
+  show(): void {
+    if (this.names.size === 0) return;
+    const checkers = [...this.names];
+    this.reporter.report({ level: 'progress', topic: 'validate', message: `running ${checkers.join(', ')}`, data: { checkers, startedAt: this.startedAt } });
+  }
+}
+
 async function timed(
   checker: CheckerName,
-  reporter: Reporter,
+  running: Running,
   fn: () => Promise<{ findings: Finding[]; version?: string }>,
   runs: CheckerRun[],
 ): Promise<void> {
+  running.add(checker);
   const t0 = performance.now();
   const r = await fn();
   const durationMs = performance.now() - t0;
-  reporter.report({
-    level: 'progress',
+  running.reporter.report({
+    level: 'info',
     topic: 'validate',
     message: `${checker}: ${r.findings.length} finding(s) in ${(durationMs / 1000).toFixed(1)}s`,
     data: { checker, findings: r.findings.length, durationMs },
   });
   runs.push({ checker, findings: r.findings, durationMs, ...(r.version === undefined ? {} : { version: r.version }) });
+  running.done(checker);
 }

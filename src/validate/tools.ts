@@ -13,8 +13,13 @@ export type PythonTool = 'cfn-lint' | 'checkov';
 
 /** The tool environment is broken (missing, crashed, unparseable output): not a template finding. */
 export class ToolError extends CatalogError {
-  readonly exitCode = ExitCode.Internal;
+  readonly exitCode: ExitCode = ExitCode.Internal;
   readonly fault = 'tool' as const;
+}
+
+/** The tool is not installed: something the user sets up (exit 2, with the command that does it), not a bug. */
+export class ToolMissingError extends ToolError {
+  override readonly exitCode: ExitCode = ExitCode.BadInput;
 }
 
 export const INSTALL_HINT =
@@ -50,7 +55,7 @@ export async function findTool(tool: PythonTool, candidates = venvCandidates()):
       // keep looking
     }
   }
-  throw new ToolError(`${tool} not found in ${candidates[0] ?? '.venv'}/bin: ${INSTALL_HINT}`);
+  throw new ToolMissingError(`${tool} not found in ${candidates[0] ?? '.venv'}/bin: ${INSTALL_HINT}`);
 }
 
 export interface ProcessResult {

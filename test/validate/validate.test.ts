@@ -135,10 +135,19 @@ describe('catalogctl validate', function () {
 
   describe('on the real envs, through the CLI', () => {
     let report: ValidationReport;
+    let progress: string;
     before(async () => {
       const r = await runCli(['validate', '--all', '--json']);
       assert.equal(r.code, 0, `validate --all failed:\n${r.stdout.slice(0, 4000)}\n${r.stderr}`);
       report = JSON.parse(r.stdout) as ValidationReport;
+      progress = r.stderr;
+    });
+
+    it('says on stderr which checkers still run, and how long each took (stdout stays JSON)', () => {
+      assert.match(progress, /^… running checkov, cfn-lint$/m);
+      assert.match(progress, /^ {2}cfn-lint: 0 finding\(s\) in \d+\.\ds$/m);
+      assert.match(progress, /^ {2}checkov: 0 finding\(s\) in \d+\.\ds$/m);
+      assert.match(progress, /^… running (checkov|cfn-lint)$/m);
     });
 
     it('is clean for every env with every checker', async () => {

@@ -23,9 +23,11 @@ export function registerValidate(program: Command): void {
     .addHelpText(
       'after',
       `
-Exit codes: 0 clean, 4 findings (grouped by env and stack), 2 bad flags, unknown env or a bad env file
-(every problem as file:line:col key: problem),
-1 a checker could not run (e.g. the Python tools are missing: bash scripts/setup-python.sh).
+While cfn-lint and checkov run, stderr shows which is still running and for how long.
+Exit codes: 0 clean, 4 findings (grouped by env and stack), 2 bad flags, unknown env, a bad env
+file (every problem as file:line:col key: problem) or a checker missing (bash
+scripts/setup-python.sh installs cfn-lint and checkov), 1 a checker crashed or printed what it
+never prints (a bug to report), 130 interrupted.
 
 Examples:
   $ catalogctl validate --all
@@ -41,21 +43,17 @@ Examples:
         return;
       }
       const { formatJson, formatText } = await import('../../validate/print.ts');
+      const { cliReporter, writeOut } = await import('../output.ts');
       const style = await terminalStyle();
       // Ctrl-C stops the tools and still removes the temp dir (exit 130).
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      const report = await validateEnvs(names, templatesRenderer, {
-        envDir: flags.envDir,
-        signal: abort.signal,
-        reporter: {
-          report: (e) => {
-            if (!flags.json && process.stderr.isTTY) process.stderr.write(style.dim(`  ${e.message}`) + '\n');
-          },
-        },
-      }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
-      process.stdout.write(flags.json ? formatJson(report) : formatText(report, style));
+      // Progress (which checker still runs, for how long) goes to stderr, so --json stays parseable.
+      const report = await validateEnvs(names, templatesRenderer, { envDir: flags.envDir, signal: abort.signal, reporter: cliReporter() }).finally(() =>
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal),
+      );
+      writeOut(flags.json ? formatJson(report) : formatText(report, style));
       if (!report.ok) {
         const n = report.findings.filter((f) => f.severity !== 'info').length;
         throw new CheckFailedError(`validate: ${n} finding${n === 1 ? '' : 's'}`);
@@ -65,7 +63,8 @@ Examples:
 
 async function terminalStyle(): Promise<import('../../validate/print.ts').Style> {
   const { plainStyle } = await import('../../validate/print.ts');
-  if (!process.stdout.isTTY || process.env.NO_COLOR) return plainStyle;
-  const { default: chalk } = await import('chalk');
+  const { chalkFor, colorEnabled } = await import('../output.ts');
+  if (!colorEnabled(process.stdout)) return plainStyle;
+  const chalk = await chalkFor(process.stdout);
   return { bad: (s) => chalk.red(s), good: (s) => chalk.green(s), dim: (s) => chalk.dim(s) };
 }
