@@ -21,6 +21,31 @@ export interface ExecutionRecord {
   cause?: string;
   /** State names in the order they were entered. */
   states: string[];
+  /**
+   * Every Task attempt that threw, retried ones included: the state, the error's name and message
+   * (CheckCatalogStatus's names the URL it called and why it failed). Not in AWS's
+   * DescribeExecution; there, the function's logs hold the same.
+   */
+  failures: StepFailure[];
+}
+
+export interface StepFailure {
+  state: string;
+  at: string;
+  error: string;
+  message: string;
+}
+
+export interface PollerEvent {
+  executionArn: string;
+  status: ExecutionStatus;
+  state?: string;
+  /** Set when a Task attempt threw. */
+  failure?: StepFailure;
+  /** A FAILED execution's error and cause, and the last Task attempt that threw before it ended. */
+  error?: string;
+  cause?: string;
+  lastFailure?: StepFailure;
 }
 
 export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:catalog-status-poller-local`;
@@ -39,15 +64,16 @@ export interface PollerOptions {
   waitMs?: number;
   /** Replace retry back-off intervals with this many ms. */
   retryMs?: number;
-  onEvent?: (e: { executionArn: string; status: ExecutionStatus; state?: string }) => void;
+  onEvent?: (e: PollerEvent) => void;
 }
 
 export class LocalPoller {
   private readonly executions = new Map<string, ExecutionRecord & { abort?: () => void; done?: Promise<void> }>();
-  private readonly taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  private readonly taskHandlers: Record<string, TaskHandler> = {};
   private readonly definition: Record<string, unknown>;
   private readonly waitStates: string[] = [];
   private readonly retryStates: string[] = [];
+  private readonly functionOf: Record<string, string> = {};
 
   constructor(private readonly opts: PollerOptions) {
     // Task resources become well-formed Lambda ARNs; each Task state is served by its handler.
@@ -59,8 +85,8 @@ export class LocalPoller {
       const fn = TASK_PLACEHOLDERS[state.Resource as keyof typeof TASK_PLACEHOLDERS];
       if (!fn) throw new Error(`state_machine.json: Task ${name} names ${state.Resource}, which no local function serves`);
       state.Resource = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn}`;
-      const handler = opts.handlers[fn];
-      this.taskHandlers[name] = async (input) => handler(input, lambdaContext(fn, 60_000));
+      this.taskHandlers[name] = opts.handlers[fn];
+      this.functionOf[name] = fn;
     }
     this.definition = def;
   }
@@ -77,8 +103,9 @@ export class LocalPoller {
       startDate: new Date().toISOString(),
       input,
       states: [],
+      failures: [],
     };
-    const overrides: Record<string, unknown> = { taskResourceLocalHandlers: this.taskHandlers };
+    const overrides: Record<string, unknown> = { taskResourceLocalHandlers: this.recordingHandlers(record) };
     if (this.opts.waitMs !== undefined) overrides.waitTimeOverrides = Object.fromEntries(this.waitStates.map((s) => [s, this.opts.waitMs!]));
     if (this.opts.retryMs !== undefined) overrides.retryIntervalOverrides = Object.fromEntries(this.retryStates.map((s) => [s, this.opts.retryMs!]));
     const execution = sm.run(input as never, {
@@ -90,7 +117,8 @@ export class LocalPoller {
     const finish = (status: ExecutionStatus, extra: Partial<ExecutionRecord>): void => {
       if (record.status !== 'RUNNING') return;
       Object.assign(record, { status, stopDate: new Date().toISOString(), ...extra });
-      this.opts.onEvent?.({ executionArn, status });
+      const lastFailure = record.failures.at(-1);
+      this.opts.onEvent?.({ executionArn, status, ...(record.error ? { error: record.error, cause: record.cause } : {}), ...(status === 'FAILED' && lastFailure ? { lastFailure } : {}) });
     };
     const logs = (async () => {
       if (!execution.eventLogs) return;
@@ -103,10 +131,34 @@ export class LocalPoller {
     })().catch(() => undefined);
     record.done = execution.result.then(
       (output) => finish('SUCCEEDED', { output }),
-      (err: { name?: string; message?: string; cause?: unknown }) =>
-        finish('FAILED', { error: err?.name ?? 'Error', cause: typeof err?.cause === 'string' ? err.cause : (err?.message ?? String(err)) }),
+      (err: { name?: string; message?: string; cause?: unknown }) => {
+        // The library wraps what failed (a Fail state's Error and Cause, or a task's error) in an
+        // ExecutionError; DescribeExecution reports the inner one, as Step Functions does.
+        const inner = (typeof err?.cause === 'object' && err.cause !== null ? err.cause : err) as { name?: string; message?: string };
+        finish('FAILED', { error: inner?.name ?? 'Error', cause: typeof err?.cause === 'string' ? err.cause : (inner?.message ?? String(err)) });
+      },
     ).then(() => logs);
     return publicView(record);
+  }
+
+  /** The Task handlers for one execution: each attempt that throws is recorded and reported, then rethrown for Retry/Catch. */
+  private recordingHandlers(record: ExecutionRecord): Record<string, (input: unknown) => Promise<unknown>> {
+    return Object.fromEntries(
+      Object.entries(this.taskHandlers).map(([state, handler]) => [
+        state,
+        async (input: unknown) => {
+          try {
+            return await handler(input, lambdaContext(this.functionOf[state]!, 60_000));
+          } catch (err) {
+            const e = err as { name?: string; message?: string };
+            const failure: StepFailure = { state, at: new Date().toISOString(), error: e?.name ?? 'Error', message: e?.message ?? String(err) };
+            record.failures.push(failure);
+            this.opts.onEvent?.({ executionArn: record.executionArn, status: record.status, state, failure });
+            throw err;
+          }
+        },
+      ]),
+    );
   }
 
   describe(executionArn: string): ExecutionRecord | undefined {
@@ -133,5 +185,5 @@ export class LocalPoller {
 
 function publicView(r: ExecutionRecord & { abort?: unknown; done?: unknown }): ExecutionRecord {
   const { abort: _a, done: _d, ...rest } = r;
-  return { ...rest, states: [...rest.states] };
+  return { ...rest, states: [...rest.states], failures: [...rest.failures] };
 }

@@ -99,7 +99,8 @@ export async function startThrowawayCluster(opts: { maxConnections?: number } = 
   } catch (err) {
     await stop();
     const e = err as { stderr?: string; message: string };
-    throw new Error(`could not start a local PostgreSQL: ${(e.stderr || e.message).trim()}`);
+    // Not a bug here but the machine's PostgreSQL set-up: one line, and the way around it.
+    throw new UserInputError(`could not start a throwaway PostgreSQL (${(e.stderr || e.message).replace(/\s+/g, ' ').trim()}); fix that or pass --database-url`);
   }
   return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, dataDir: data, port, stop, pause };
 }

@@ -24,11 +24,12 @@ export interface LocalRuntime {
 }
 
 export async function handlersModuleRuntime(path: string): Promise<LocalRuntime> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as {
-    handlers?: () => HandlerSet | Promise<HandlerSet>;
-    seedDatasets?: LocalRuntime['seedDatasets'];
-    stateMachine?: object;
-  };
+  let mod: { handlers?: () => HandlerSet | Promise<HandlerSet>; seedDatasets?: LocalRuntime['seedDatasets']; stateMachine?: object };
+  try {
+    mod = (await import(pathToFileURL(resolve(path)).href)) as typeof mod;
+  } catch (err) {
+    throw new UserInputError(`--handlers-module ${path}: cannot load it (${(err as Error).message.split('\n')[0]})`);
+  }
   if (typeof mod.handlers !== 'function') throw new UserInputError(`--handlers-module ${path}: exports no handlers() function`);
   return { loadHandlers: async () => mod.handlers!(), seedDatasets: mod.seedDatasets, stateMachine: mod.stateMachine };
 }

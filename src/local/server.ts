@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Reporter } from '../reporter.ts';
+import { UserInputError } from '../errors.ts';
+import type { ReportEvent, Reporter } from '../reporter.ts';
 import { AuditSink, DecisionLog, type Decision } from './audit-sink.ts';
 import { startAwsStub, type AwsStub } from './aws-stub.ts';
 import {
@@ -30,7 +31,7 @@ import {
   type TaskHandler,
 } from './gateway.ts';
 import { jwks, loadOrCreateKey, mintToken, LOCAL_AUDIENCE, LOCAL_ISSUER, DEFAULT_STATE_DIR, type LocalKey } from './keys.ts';
-import { LocalPoller, LOCAL_STATE_MACHINE_ARN } from './poller.ts';
+import { LocalPoller, LOCAL_STATE_MACHINE_ARN, type PollerEvent } from './poller.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from './postgres.ts';
 
 /** The functions `local` runs, with the signatures API Gateway, Step Functions and a release give them. */
@@ -100,7 +101,16 @@ export interface LocalServer {
   decisions: DecisionLog;
   poller: LocalPoller | undefined;
   cluster: ThrowawayCluster | undefined;
+  /** The external catalog API CheckCatalogStatus calls (the handlers' EXTERNAL_API_BASE_URL). */
+  externalApi: string;
   stop(): Promise<void>;
+}
+
+/** Where nothing listens (the discard port): without an external API, a poll fails at once and says so. */
+export const NO_EXTERNAL_API = 'http://127.0.0.1:9/';
+
+function externalApiOf(opts: Pick<LocalOptions, 'externalApi'>): string {
+  return opts.externalApi ?? NO_EXTERNAL_API;
 }
 
 /**
@@ -116,13 +126,13 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   const decisions = new DecisionLog();
   const cleanups = new Cleanups();
   try {
-    const { databaseUrl, cluster } = await provideDatabase(opts.databaseUrl, reporter, cleanups);
     const served: Served = { handlers: undefined, poller: undefined, info: () => ({}) };
-    const stub = await startStub(opts, key, audit, served, cleanups);
     const server = createServer(
       requestListener({ served, key, audit, decisions, reporter, stageVariables: opts.stageVariables ?? {}, onAccess: opts.onAccess }, new CachedAuthorizer(served, reporter, opts.authorizerCacheSeconds ?? 300)),
     );
+    // The port first: a busy one fails before a database is started for nothing.
     const { port, url } = await listen(server, opts.port, cleanups);
+    const { databaseUrl, cluster } = await provideDatabase(opts.databaseUrl, reporter, cleanups);
     served.info = () => ({
       api: url,
       issuer: LOCAL_ISSUER,
@@ -131,14 +141,16 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
       databaseUrl: cluster ? databaseUrl : null,
       auditFile,
       stateMachineArn: served.poller ? LOCAL_STATE_MACHINE_ARN : null,
+      externalApi: externalApiOf(opts),
     });
+    const stub = await startStub(opts, key, audit, served, cleanups);
     // Everything the handlers read from their environment, as catalog-service sets it in AWS.
     setEnvironment(handlerEnvironment({ databaseUrl, url, awsEndpoint: stub.endpoint, externalApi: opts.externalApi, app: opts.app }), cleanups);
     const handlers = await prepareHandlers(opts, databaseUrl, reporter);
     served.poller = startPoller(opts, handlers, reporter, cleanups);
     served.handlers = handlers;
     reporter.report({ level: 'ok', topic: 'local', message: `Catalog API on ${url}`, data: served.info() });
-    return { url, port, databaseUrl, ownsDatabase: cluster !== undefined, auditFile, audit, decisions, poller: served.poller, cluster, stop: () => cleanups.run() };
+    return { url, port, databaseUrl, ownsDatabase: cluster !== undefined, auditFile, audit, decisions, poller: served.poller, cluster, externalApi: externalApiOf(opts), stop: () => cleanups.run() };
   } catch (err) {
     await cleanups.run();
     throw err;
@@ -170,7 +182,7 @@ interface Served {
 /** `--database-url` as given, or a throwaway cluster with a `catalog` database. */
 async function provideDatabase(given: string | undefined, reporter: Reporter, cleanups: Cleanups): Promise<{ databaseUrl: string; cluster?: ThrowawayCluster }> {
   if (given) return { databaseUrl: given };
-  reporter.report({ level: 'step', topic: 'local', message: 'starting a throwaway PostgreSQL cluster' });
+  reporter.report({ level: 'progress', topic: 'local', message: 'starting a throwaway PostgreSQL cluster' });
   const cluster = await startThrowawayCluster();
   cleanups.push(() => cluster.stop());
   const databaseUrl = await createDatabase(cluster.adminUrl, 'catalog');
@@ -192,9 +204,11 @@ async function startStub(opts: LocalOptions, key: LocalKey, audit: AuditSink, se
 async function listen(server: Server, port: number, cleanups: Cleanups): Promise<{ port: number; url: string }> {
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? Object.assign(new Error(`port ${port} on 127.0.0.1 is in use: pick another with --port`), { code: err.code }) : err),
-    );
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new UserInputError(`--port ${port}: 127.0.0.1:${port} is in use (another catalogctl local?); stop it, or pick another port with --port (0 picks a free one)`));
+      else if (err.code === 'EACCES') reject(new UserInputError(`--port ${port}: not allowed to listen on 127.0.0.1:${port} (ports below 1024 need privileges); pick another with --port`));
+      else reject(err);
+    });
     server.listen(port, '127.0.0.1', () => resolve());
   });
   cleanups.push(
@@ -223,10 +237,10 @@ function setEnvironment(env: Record<string, string>, cleanups: Cleanups): void {
 /** Load the handlers (after their environment is set), run the migrations, seed. */
 async function prepareHandlers(opts: LocalOptions, databaseUrl: string, reporter: Reporter): Promise<HandlerSet> {
   const loaded = await opts.loadHandlers();
-  reporter.report({ level: 'step', topic: 'local', message: 'running migrations' });
+  reporter.report({ level: 'progress', topic: 'local', message: 'running migrations' });
   await loaded.migrate({}, lambdaContext('migrate', 300_000));
   if (opts.seed && opts.seedDatasets) {
-    reporter.report({ level: 'step', topic: 'local', message: `seeding ${opts.seed} datasets` });
+    reporter.report({ level: 'progress', topic: 'local', message: `seeding ${opts.seed} datasets` });
     const n = await opts.seedDatasets(databaseUrl, opts.seed, reporter);
     reporter.report({ level: 'ok', topic: 'local', message: `${n} datasets in catalog_dataset` });
   }
@@ -239,10 +253,22 @@ function startPoller(opts: LocalOptions, handlers: HandlerSet, reporter: Reporte
     definition: opts.stateMachine,
     handlers,
     ...(opts.pollWaitMs !== undefined ? { waitMs: opts.pollWaitMs, retryMs: opts.pollWaitMs } : {}),
-    onEvent: (e) => reporter.report({ level: 'info', topic: 'poller', message: `${e.executionArn.split(':').pop()} ${e.state ?? e.status}`, data: e }),
+    onEvent: (e) => reporter.report(pollerEvent(e, externalApiOf(opts))),
   });
   cleanups.push(() => poller.stopAll());
   return poller;
+}
+
+/** One line per poller event; a failed step names what it called and the error, a failed run its last failed step. */
+function pollerEvent(e: PollerEvent, externalApi: string): ReportEvent {
+  const name = e.executionArn.split(':').pop();
+  const data = { ...e, externalApi };
+  if (e.failure) return { level: 'warn', topic: 'poller', message: `${name} ${e.failure.state} failed: ${e.failure.error}: ${e.failure.message}`, data };
+  if (e.status === 'FAILED') {
+    const last = e.lastFailure ? `; last failed step ${e.lastFailure.state}: ${e.lastFailure.error}: ${e.lastFailure.message}` : '';
+    return { level: 'warn', topic: 'poller', message: `${name} FAILED (${e.error ?? 'error'}: ${e.cause ?? 'no cause'})${last}`, data };
+  }
+  return { level: 'info', topic: 'poller', message: `${name} ${e.state ?? e.status}`, data };
 }
 
 interface GatewayDeps {
@@ -392,7 +418,7 @@ export function handlerEnvironment(o: { databaseUrl: string; url: string; awsEnd
     DB_MAX_CONN: String(app.dbMaxConn),
     EVIDENCE_BUS_ARN: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:event-bus/evidence-ledger`,
     STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
-    EXTERNAL_API_BASE_URL: o.externalApi ?? 'http://127.0.0.1:9/',
+    EXTERNAL_API_BASE_URL: externalApiOf(o),
     TOKEN_SECRET_ARN: LOCAL_TOKEN_SECRET_ARN,
     // Loopback PostgreSQL has no TLS; the handlers only read this when DATABASE_URL is unset.
     DB_SSL: 'false',

@@ -70,6 +70,10 @@ describe('catalogctl local / verify (CLI)', function () {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
+  it('names the external API it calls in the banner, and says when none was given', () => {
+    assert.match(stdout, /^external API {2}http:\/\/127\.0\.0\.1:9\/ {2}\(none given, so every poll fails: pass --external-api\)$/m);
+  });
+
   it('mints a token that the running server accepts', async () => {
     const t = await cli(['local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--ttl', '10m', '--state-dir', stateDir]);
     assert.equal(t.code, 0, t.stderr);

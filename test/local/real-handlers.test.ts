@@ -123,6 +123,10 @@ describe('catalogctl local with the real handlers', function () {
     assert.match(seenTokens[0]!, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
+  it('names the external API in the banner', () => {
+    assert.match(out, new RegExp(`^external API  http://127\\.0\\.0\\.1:${(external.address() as AddressInfo).port} {2}\\(from --external-api\\)$`, 'm'));
+  });
+
   it('stops cleanly on Ctrl-C', async () => {
     const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
     server.kill('SIGINT');

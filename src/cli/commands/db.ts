@@ -1,29 +1,53 @@
 import type { Command } from 'commander';
 import { UserInputError, DeployError } from '../../errors.ts';
+import { cannotConnect, databaseUrl as checkDatabaseUrl } from '../flag-checks.ts';
 
 export function registerDb(program: Command): void {
-  const db = program.command('db').description('Database schema tasks');
+  const db = program
+    .command('db')
+    .description('Database schema tasks')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ catalogctl db migrate --database-url postgres://catalog@127.0.0.1:5432/catalog
+  $ DATABASE_URL=postgres://catalog@127.0.0.1:5432/catalog catalogctl db migrate`,
+    );
   db.command('migrate')
     .description('Apply pending schema migrations (forward-only, transactional, under an advisory lock)')
     .option('--database-url <url>', 'PostgreSQL connection URL (default: $DATABASE_URL)')
-    .addHelpText('after', '\nExample:\n  $ catalogctl db migrate --database-url postgres://catalog@127.0.0.1:5432/catalog\n')
+    .addHelpText(
+      'after',
+      `
+A second run applies nothing ("up to date"); two runs at once wait for each other on the lock.
+Exit codes: 0 applied or up to date, 2 no URL, a malformed one or one that does not connect,
+3 a migration failed (rolled back: the schema stays at the version before it).
+
+Examples:
+  $ catalogctl db migrate --database-url postgres://catalog@127.0.0.1:5432/catalog
+  $ DATABASE_URL=postgres://catalog@127.0.0.1:5432/catalog catalogctl db migrate`,
+    )
     .action(async (flags: { databaseUrl?: string }) => {
+      const flag = flags.databaseUrl ? '--database-url' : 'DATABASE_URL';
       const url = flags.databaseUrl ?? process.env.DATABASE_URL;
       if (!url) throw new UserInputError('--database-url: required (or set DATABASE_URL)');
-      if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new UserInputError('--database-url: must be a postgres:// URL');
+      checkDatabaseUrl(flag, url);
       const pg = (await import('pg')).default;
       const { migrate } = await import('../../handlers/shared/migrations.ts');
       const client = new pg.Client({ connectionString: url });
       try {
         await client.connect();
       } catch (err) {
-        throw new DeployError(`--database-url: cannot connect (${(err as Error).message})`);
+        throw new UserInputError(`${flag}: cannot connect: ${cannotConnect(err) ?? (err as Error).message}`);
       }
       try {
-        const r = await migrate(client);
+        const r = await migrate(client).catch((err: Error) => {
+          // migrate() names the migration and rolls it back; the cause is the database's answer.
+          throw new DeployError(`db migrate: ${err.message.replace(/\s+/g, ' ')}`);
+        });
         process.stdout.write(r.applied.length ? `applied ${r.applied.join(', ')}; now at version ${r.current}\n` : `up to date at version ${r.current}\n`);
       } finally {
-        await client.end();
+        await client.end().catch(() => undefined);
       }
     });
 }

@@ -38,19 +38,27 @@ async function token(input: CheckInput, fresh: boolean): Promise<string> {
   throw new ExternalApiError('no token: set TOKEN_SECRET_ARN or pass jwt_token');
 }
 
+/** An error's message with its cause's (a failed request's cause says why: ECONNREFUSED, ENOTFOUND…). */
+function why(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string; code?: string } } | undefined;
+  const cause = e?.cause?.message ?? e?.cause?.code;
+  return `${e?.message ?? String(err)}${cause ? ` (${cause})` : ''}`;
+}
+
 async function fetchStatus(url: string, bearer: string): Promise<SmallResponse> {
   let lastError: unknown;
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     try {
       const res = await httpGet(url, { headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
       if (res.status < 500 && res.status !== 429) return res;
-      lastError = new ExternalApiError(`external API answered ${res.status}`);
+      lastError = new ExternalApiError(`answered ${res.status}`);
     } catch (err) {
       lastError = err;
     }
     await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
   }
-  throw new ExternalApiError(`external API unavailable after ${RETRIES} tries: ${(lastError as Error)?.message ?? lastError}`);
+  // The URL (no token in it) and the cause, so a failed poll says what it called and what happened.
+  throw new ExternalApiError(`GET ${url}: external API unavailable after ${RETRIES} tries: ${why(lastError)}`);
 }
 
 const ready = (v: unknown): v is string => typeof v === 'string' && v !== '' && v !== PENDING;
@@ -70,7 +78,7 @@ export async function handler(input: CheckInput) {
     // The token may have rotated: read the secret again, once.
     res = await fetchStatus(url, await token(input, true));
   }
-  if (!res.ok) throw new ExternalApiError(`external API answered ${res.status} for ${input.catalog_name}`);
+  if (!res.ok) throw new ExternalApiError(`GET ${url}: external API answered ${res.status} for ${input.catalog_name}`);
   const data = (await res.json()) as Record<string, unknown>;
   const kb = ready(data.kb_name) ? data.kb_name : PENDING;
   const ds = ready(data.data_source_name) ? data.data_source_name : PENDING;

@@ -11,9 +11,7 @@ import { inTransaction, withClient } from '../shared/db.ts';
 import { settings } from '../shared/env.ts';
 import { apiHandler, badRequest, caller, datasetId, header, HttpError, json, parseBody, type Caller, type ProxyEvent, type ProxyResult } from '../shared/http.ts';
 import { normalizeTimestamp } from '../shared/input.ts';
-
-const PLATFORM = 'platform';
-const OWNER = 'owner';
+import { OWNER, PLATFORM } from '../shared/roles.ts';
 
 function str(body: Record<string, unknown>, key: string, opts: { required: boolean; max: number }): string | undefined {
   const v = body[key];
