@@ -8,6 +8,7 @@ import { registerSecrets } from './secrets.ts';
 import { registerDb } from './db.ts';
 import { registerLocal } from './local.ts';
 import { registerVerify } from './verify.ts';
+import { registerCompletion } from './completion.ts';
 
 /** Every command, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerDb(program);
   registerLocal(program);
   registerVerify(program);
+  registerCompletion(program);
 }
