@@ -140,7 +140,7 @@ async function runLocal(flags: LocalFlags): Promise<never> {
       const why = databaseUrl ? cannotConnect(err) : undefined;
       throw why ? new UserInputError(`${dbFlag}: cannot connect: ${why}`) : err;
     });
-    writeOut(banner(server, flags, externalApi ? '--external-api' : runtime.externalApi ? `${flags.env}.yaml poller.externalApiBaseUrl` : undefined, runtime.stateMachineSource));
+    writeOut(banner(server, flags, externalApi ? '--external-api' : runtime.externalApi ? `${flags.envDir}/${flags.env}.yaml poller.externalApiBaseUrl` : undefined, runtime.stateMachineSource));
     await stopSignal;
     state.stopping = true;
     writeErr('stopping…\n');
