@@ -59,6 +59,27 @@ function awsFailure(err: unknown): string | undefined {
   return undefined;
 }
 
+const FS_CODES: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENAMETOOLONG: 'name too long',
+};
+
+/**
+ * A file-system call that failed on a path the user chose (`--out`, `--state-dir`, …): one line
+ * naming the path (exit 2), not an internal error with a stack.
+ */
+function fsFailure(err: unknown): string | undefined {
+  const e = err as { code?: string; path?: string; syscall?: string } | null;
+  if (!e || typeof e.path !== 'string' || typeof e.syscall !== 'string' || !e.code || !(e.code in FS_CODES)) return undefined;
+  return `${e.path}: ${FS_CODES[e.code]} (${e.syscall})`;
+}
+
 /** Turn any thrown value into a one-line message and an exit code. */
 export function exitCodeFor(err: unknown): { code: number; message?: string } {
   if (err instanceof CatalogError) return { code: err.exitCode, message: err.message };
@@ -67,6 +88,8 @@ export function exitCodeFor(err: unknown): { code: number; message?: string } {
     if (err.exitCode === 0) return { code: ExitCode.Ok };
     return { code: ExitCode.BadInput };
   }
+  const fs = fsFailure(err);
+  if (fs) return { code: ExitCode.BadInput, message: fs };
   const aws = awsFailure(err);
   if (aws) return { code: ExitCode.DeployFailed, message: aws };
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -185,6 +185,20 @@ describe('CLI conventions (built CLI)', function () {
       assert.equal(existsSync(join(dir, 'never')), false);
     });
 
+    it('a path that cannot be written is exit 2 naming it, whichever command writes', async () => {
+      const file = join(dir, 'a-file');
+      writeFileSync(file, '');
+      const render = await runCli(['render', '--all', '--out', join(file, 'out')]);
+      assert.equal(render.code, 2);
+      assertOneLine(render, new RegExp(`${file}/out/\\w+: not a directory \\(mkdir\\)`));
+      const token = await runCli(['local', 'token', '--tenant', 'acme', '--role', 'reader', '--state-dir', join(file, 'state')]);
+      assert.equal(token.code, 2);
+      assertOneLine(token, /: not a directory \(mkdir\)/);
+      const pkg = await runCli(['package', '--env', 'dev', '--out', join(file, 'pkg')]);
+      assert.equal(pkg.code, 2);
+      assert.match(pkg.stderr.trim().split('\n').pop()!, /^catalogctl: --out .*: cannot write .* \(ENOTDIR\)$/);
+    });
+
     it("commander's own errors are one line too", async () => {
       assertOneLine(await runCli(['render', '--bogus']), /unknown option '--bogus'/);
       assertOneLine(await runCli(['package']), /required option '-e, --env <name>' not specified/);
