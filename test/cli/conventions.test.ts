@@ -199,6 +199,23 @@ describe('CLI conventions (built CLI)', function () {
       assert.match(pkg.stderr.trim().split('\n').pop()!, /^catalogctl: --out .*: cannot write .* \(ENOTDIR\)$/);
     });
 
+    it('Ctrl-C during verify is exit 130, not a failed check', async () => {
+      const silent: Server = createServer(() => undefined);
+      const port = await new Promise<number>((r) => silent.listen(0, '127.0.0.1', () => r((silent.address() as AddressInfo).port)));
+      try {
+        const child = spawn(process.execPath, [CLI, 'verify', '--url', `http://127.0.0.1:${port}`, '--token', 'x', '--requests', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+        await new Promise((r) => setTimeout(r, 1_500));
+        child.kill('SIGINT');
+        assert.equal(await exited, 130, stderr);
+        assert.match(stderr, /^catalogctl: verify: interrupted$/m);
+      } finally {
+        silent.close();
+      }
+    });
+
     it("commander's own errors are one line too", async () => {
       assertOneLine(await runCli(['render', '--bogus']), /unknown option '--bogus'/);
       assertOneLine(await runCli(['package']), /required option '-e, --env <name>' not specified/);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DeployError, UserInputError } from '../../errors.ts';
+import { DeployError, InterruptedError, UserInputError } from '../../errors.ts';
 import type { VerifyOptions } from '../../verify/index.ts';
 import { addAwsFlags, type AwsFlagValues } from '../aws-flags.ts';
 
@@ -118,6 +118,8 @@ Examples:
         // Each check is a wait of its own: a live line on a terminal, gone before the table prints.
         reporter: { report: (e) => printer.report({ ...e, level: e.level === 'step' ? 'progress' : e.level }) },
       }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
+      // Ctrl-C aborts the checks' requests; that is an interruption (130), not a failed check (3).
+      if (abort.signal.aborted) throw new InterruptedError('verify: interrupted');
       let style = plainStyle;
       if (!flags.json && colorEnabled(process.stdout)) {
         const chalk = await chalkFor(process.stdout);
