@@ -128,10 +128,11 @@ describe('package', function () {
       await s3.send(new CreateBucketCommand({ Bucket: config.artifacts.bucket }));
       const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
       const outDir = join(out, 'cli');
-      // --upload checks the account first: dev.yaml with the emulator's account.
+      // --upload checks the account first: dev.yaml with the emulator's account (the bucket name kept).
       const envDir = join(out, 'envs');
       await mkdir(envDir);
-      await writeFile(join(envDir, 'dev.yaml'), (await readFile('envs/dev.yaml', 'utf8')).replaceAll(config.account.id, MOTO_ACCOUNT_ID));
+      const yaml = await readFile('envs/dev.yaml', 'utf8');
+      await writeFile(join(envDir, 'dev.yaml'), yaml.replace(`id: "${config.account.id}"`, `id: "${MOTO_ACCOUNT_ID}"`));
       const first = await runCli(['package', '--env', 'dev', '--env-dir', envDir, '--out', outDir, '--upload', '--endpoint-url', moto.endpoint], { env });
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, /uploaded 9 artifact\(s\), \d+ bytes; 0 already there/);
