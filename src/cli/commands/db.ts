@@ -40,12 +40,15 @@ Examples:
       } catch (err) {
         throw new UserInputError(`${flag}: cannot connect: ${cannotConnect(err) ?? (err as Error).message}`);
       }
+      const { cliReporter, writeOut } = await import('../output.ts');
+      // A run waits here while another holds the migration lock, and a large migration takes time.
+      cliReporter().report({ level: 'progress', topic: 'db', message: 'applying migrations (under the advisory lock)' });
       try {
         const r = await migrate(client).catch((err: Error) => {
           // migrate() names the migration and rolls it back; the cause is the database's answer.
           throw new DeployError(`db migrate: ${err.message.replace(/\s+/g, ' ')}`);
         });
-        process.stdout.write(r.applied.length ? `applied ${r.applied.join(', ')}; now at version ${r.current}\n` : `up to date at version ${r.current}\n`);
+        writeOut(r.applied.length ? `applied ${r.applied.join(', ')}; now at version ${r.current}\n` : `up to date at version ${r.current}\n`);
       } finally {
         await client.end().catch(() => undefined);
       }

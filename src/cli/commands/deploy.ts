@@ -126,7 +126,8 @@ async function readTemplatesDir(dir: string) {
 async function deployReporter() {
   const { formatStackPlan } = await import('../../deploy/print-plan.ts');
   const { cliReporter } = await import('../output.ts');
-  const style = await planStyle();
+  // The plans go to stderr with the progress, so their colour follows stderr.
+  const style = await planStyle(process.stderr);
   const printer = cliReporter();
   return {
     report: (e: Parameters<typeof printer.report>[0]) => {
@@ -166,11 +167,11 @@ async function stackOptions(flags: StackFlags, config: { stackPrefix: string }) 
   return { only: only.length ? only : undefined, codeKeys, templates };
 }
 
-async function planStyle() {
+async function planStyle(stream: NodeJS.WriteStream = process.stdout) {
   const { plainPlanStyle } = await import('../../deploy/print-plan.ts');
   const { chalkFor, colorEnabled } = await import('../output.ts');
-  if (!colorEnabled(process.stdout)) return plainPlanStyle;
-  const chalk = await chalkFor(process.stdout);
+  if (!colorEnabled(stream)) return plainPlanStyle;
+  const chalk = await chalkFor(stream);
   return { add: chalk.green, remove: chalk.red, modify: chalk.yellow, warn: chalk.magenta, dim: chalk.dim, bold: chalk.bold };
 }
 
