@@ -147,6 +147,18 @@ describe('CLI output: guards', () => {
     assert.deepEqual(terminal, ['\r\x1b[K\x1b[2m… creating change set\x1b[0m', '\r\x1b[K', 'catalog-network: 2 changes\n', 'a second write finds nothing to erase\n']);
   }));
 
+  it('leaves the live line alone when the other stream goes to a file or a pipe', withEnv({}, () => {
+    const terminal: string[] = [];
+    const file: string[] = [];
+    const out = fakeStream(false, file);
+    const err = fakeStream(true, terminal);
+    installOutputGuards([out.stream, err.stream]);
+    cliReporter(err.stream).report({ level: 'progress', topic: 'validate', message: 'running cfn-lint' });
+    out.stream.write('{"ok": true}\n');
+    assert.deepEqual(terminal, ['\r\x1b[K\x1b[2m… running cfn-lint\x1b[0m']);
+    assert.deepEqual(file, ['{"ok": true}\n']);
+  }));
+
   it('ends the output quietly when the reader goes away (EPIPE), and still raises anything else', () => {
     const { stream } = fakeStream(false);
     installOutputGuards([stream]);

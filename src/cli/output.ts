@@ -6,9 +6,10 @@
  *   pipe); then NO_COLOR (set and not empty, per no-color.org) and TERM=dumb turn it off; otherwise
  *   colour only on a terminal. Colour off means no escape sequence at all, the redraws included.
  * - Progress: on a terminal (not TERM=dumb) a `progress` event is one live line, redrawn in place
- *   with the seconds it has been waiting; any other output — the reporter's next event, a printer,
- *   or anything written to stdout/stderr once `installOutputGuards` ran — erases it first, so the
- *   line never runs into what follows. Elsewhere (CI, pipes) every event is a plain line of its own.
+ *   with the seconds it has been waiting; any other output to the terminal — the reporter's next
+ *   event, a printer, or anything written to stdout/stderr once `installOutputGuards` ran — erases
+ *   it first, so the line never runs into what follows (output redirected to a file leaves it).
+ *   Elsewhere (CI, pipes) every event is a plain line of its own.
  * - Pipes: a reader that closes early (`… | head -1`) is not an error: the rest of the output is
  *   dropped and the command ends with its own exit code.
  */
@@ -92,15 +93,20 @@ function showLive(stream: Stream, mode: 'ansi' | 'plain', text: string, startedA
   drawLive(l);
 }
 
+/** Erase the live line before text goes to `stream`, when that text lands on a terminal (a file or pipe leaves it be). */
+function clearLiveFor(stream: { isTTY?: boolean }): void {
+  if (live && (stream.isTTY === true || live.stream === stream)) clearLive();
+}
+
 /** Text for stdout, after erasing the live line. */
 export function writeOut(text: string): void {
-  clearLive();
+  clearLiveFor(process.stdout);
   process.stdout.write(text);
 }
 
 /** Text for stderr, after erasing the live line. */
 export function writeErr(text: string): void {
-  clearLive();
+  clearLiveFor(process.stderr);
   process.stderr.write(text);
 }
 
@@ -114,7 +120,7 @@ export function installOutputGuards(streams: Stream[] = [process.stdout, process
     const original = stream.write.bind(stream) as (...a: unknown[]) => boolean;
     rawWrites.set(stream, (s: string) => original(s));
     stream.write = ((...args: unknown[]) => {
-      clearLive();
+      clearLiveFor(stream);
       return original(...args);
     }) as Stream['write'];
     stream.on('error', (err: NodeJS.ErrnoException) => {
