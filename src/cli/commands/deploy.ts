@@ -125,7 +125,7 @@ async function readTemplatesDir(dir: string) {
  */
 async function deployReporter() {
   const { formatStackPlan } = await import('../../deploy/print-plan.ts');
-  const { cliReporter } = await import('../output.ts');
+  const { cliReporter, writeErr } = await import('../output.ts');
   // The plans go to stderr with the progress, so their colour follows stderr.
   const style = await planStyle(process.stderr);
   const printer = cliReporter();
@@ -133,8 +133,8 @@ async function deployReporter() {
     report: (e: Parameters<typeof printer.report>[0]) => {
       const plan = e.data?.plan as Parameters<typeof formatStackPlan>[0] | undefined;
       if (!plan || e.data?.replanned) printer.report(e);
-      // A live progress line on a terminal is cleared first, so the plan never runs into it.
-      if (plan) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${formatStackPlan(plan, style)}`);
+      // writeErr erases a live progress line first (without escapes under NO_COLOR or TERM=dumb).
+      if (plan) writeErr(formatStackPlan(plan, style));
     },
   };
 }
