@@ -3,7 +3,10 @@ import { awsOptions, connect, type AwsFlags } from './deploy.ts';
 
 /** `secrets set`: an operator-set secret's value from stdin, never from argv, never printed. */
 export function registerSecrets(program: Command): void {
-  const secrets = program.command('secrets').description('Secrets of catalog-secrets that an operator sets by hand');
+  const secrets = program
+    .command('secrets')
+    .description('Secrets of catalog-secrets that an operator sets by hand')
+    .addHelpText('after', '\nExamples:\n  $ catalogctl secrets set --env prod PollerTokenSecret < /run/secrets/kb-token\n  $ catalogctl secrets set --help');
   awsOptions(secrets.command('set').description("Put a secret's value, read from stdin (not echoed on a terminal), as the secret's current version"))
     .argument('<name>', 'the secret, by its logical name in catalog-secrets: PollerTokenSecret')
     .addHelpText(
