@@ -95,6 +95,8 @@ ${fn}_envs() {
   for f in "$1"/*.yaml "$1"/*.yml; do
     [ -f "$f" ] || continue
     n="\${f##*/}"
+    # A file starting with _ is a base other env files extend, not an env.
+    case "$n" in _*) continue ;; esac
     echo "\${n%.*}"
   done
 }
@@ -187,6 +189,7 @@ export function fishScript(m: CompletionModel, bin = 'catalogctl'): string {
     '    set -l i (contains -i -- --env-dir $words)',
     '    and set dir $words[(math $i + 1)]',
     '    for f in $dir/*.yaml $dir/*.yml',
+    '        string match -q -- "_*" (basename $f); and continue',
     '        string replace -r "\\.ya?ml\\$" "" -- (basename $f)',
     '    end',
     'end',

@@ -34,6 +34,7 @@ describe('catalogctl completion', function () {
     writeFileSync(join(dir, 'other-envs', 'qa.yml'), 'name: qa\n');
     writeFileSync(join(dir, 'other-envs', 'perf.yaml'), 'name: perf\n');
     writeFileSync(join(dir, 'other-envs', 'notes.txt'), '');
+    writeFileSync(join(dir, 'other-envs', '_base.yaml'), 'account: {}\n');
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,7 +66,8 @@ describe('catalogctl completion', function () {
   });
 
   it("offers a command's own flags, its parents' flags, and never a hidden one", () => {
-    assert.deepEqual(complete(['catalogctl', 'render', '--e']), ['--env', '--env-dir', '--env-file']);
+    const renderFlags = buildProgram().commands.find((c) => c.name() === 'render')!.options.filter((o) => !o.hidden).map((o) => o.long!).filter((f) => f.startsWith('--env'));
+    assert.deepEqual(complete(['catalogctl', 'render', '--e']), renderFlags.sort());
     assert.deepEqual(complete(['catalogctl', 'local', 'token', '--st']), ['--state-dir']);
     assert.deepEqual(complete(['catalogctl', 'db', 'migrate', '--no']), ['--no-color']);
     assert.deepEqual(complete(['catalogctl', 'local', '--handlers']), []);
@@ -78,8 +80,9 @@ describe('catalogctl completion', function () {
     walk(program, []);
   });
 
-  it('offers env names from envs/, or from the --env-dir given on the line', () => {
-    assert.deepEqual(complete(['catalogctl', 'render', '--env', '']), ['dev', 'prod', 'staging']);
+  it('offers env names from envs/, or from the --env-dir given on the line (not the _bases they extend)', async () => {
+    const { listEnvs } = await import('../../src/config/load.ts');
+    assert.deepEqual(complete(['catalogctl', 'render', '--env', '']), await listEnvs('envs'));
     assert.deepEqual(complete(['catalogctl', 'validate', '--env', 'p']), ['prod']);
     assert.deepEqual(complete(['catalogctl', 'render', '--env-dir', join(dir, 'other-envs'), '--env', '']), ['perf', 'qa']);
     assert.deepEqual(complete(['catalogctl', 'render', '-e', 'st']), ['staging']);

@@ -131,6 +131,7 @@ describe('package', function () {
       // --upload checks the account first: dev.yaml with the emulator's account (the bucket name kept).
       const envDir = join(out, 'envs');
       await mkdir(envDir);
+      await cp('envs/_base.yaml', join(envDir, '_base.yaml'));
       const yaml = await readFile('envs/dev.yaml', 'utf8');
       await writeFile(join(envDir, 'dev.yaml'), yaml.replace(`id: "${config.account.id}"`, `id: "${MOTO_ACCOUNT_ID}"`));
       const first = await runCli(['package', '--env', 'dev', '--env-dir', envDir, '--out', outDir, '--upload', '--endpoint-url', moto.endpoint], { env });
