@@ -79,9 +79,10 @@ describe('catalogctl local with the real handlers', function () {
 
   const token = async (role: string, tenant = 'acme'): Promise<string> => (await run(['local', 'token', '--tenant', tenant, '--role', role, '--state-dir', join(dir, 'state')])).stdout.trim();
 
-  // First: the 401s the next test provokes count against the auth-failure share for 5 minutes.
   it('verify --url passes', async () => {
-    const r = await run(['verify', '--url', url, '--requests', '20'], { CATALOGCTL_TOKEN: await token('platform') });
+    // What this shows is verify against the real handlers, not this machine's latency under load:
+    // the limits are raised (their own behaviour is tested in test/verify).
+    const r = await run(['verify', '--url', url, '--requests', '20', '--health-p99-ms', '5000', '--db-p95-ms', '5000'], { CATALOGCTL_TOKEN: await token('platform') });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /all checks passed/);
   });

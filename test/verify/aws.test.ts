@@ -104,7 +104,8 @@ describe('verify against an AWS-shaped stage: API and CloudWatch only', function
   it('passes with no database: the synthetic write\'s audit event is read from the audit bus\'s log group; 401s sent before the run do not count', async () => {
     // Token-less requests just before the run, as a curl would.
     for (let i = 0; i < 20; i++) assert.equal((await fetch(`${stageUrl}/storage/v1/catalog/datasets`)).status, 401);
-    const report = await verify({ baseUrl: stageUrl, token: platform, requests: 5, auditEmitted: auditFromLogs(await logsApi(), LOG_GROUP, { waitMs: 15_000, pollMs: 200 }) });
+    // The latency limit is raised: this test is about the audit and auth checks, not this machine's load.
+    const report = await verify({ baseUrl: stageUrl, token: platform, requests: 5, thresholds: { healthP99Ms: 5_000 }, auditEmitted: auditFromLogs(await logsApi(), LOG_GROUP, { waitMs: 15_000, pollMs: 200 }) });
     const c = byName(report);
     assert.equal(report.mode, 'aws');
     assert.equal(report.ok, true, JSON.stringify(report.checks, null, 2));
@@ -150,7 +151,9 @@ describe('verify against an AWS-shaped stage: API and CloudWatch only', function
     const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     await cfn.send(new CreateStackCommand({ StackName: 'catalog-service', TemplateBody: JSON.stringify({ Resources: { Topic: { Type: 'AWS::SNS::Topic' } }, Outputs: { ApiUrl: { Value: stageUrl }, AuditLogGroupName: { Value: LOG_GROUP } } }) }));
     const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', CATALOGCTL_TOKEN: platform, DATABASE_URL: '' };
-    const byEnv = await runCli(['verify', '--env', 'dev', '--env-dir', envDir, '--endpoint-url', moto.endpoint, '--requests', '3', '--json'], { env });
+    // Latency limits raised throughout: what is tested here is where the targets come from.
+    const loose = ['--health-p99-ms', '5000'];
+    const byEnv = await runCli(['verify', '--env', 'dev', '--env-dir', envDir, '--endpoint-url', moto.endpoint, '--requests', '3', '--json', ...loose], { env });
     assert.equal(byEnv.code, 0, byEnv.stdout + byEnv.stderr);
     const report = JSON.parse(byEnv.stdout) as VerifyReport;
     assert.deepEqual(report.checks.map((c) => [c.name, c.status]), [['health', 'pass'], ['synthetic', 'pass'], ['db-smoke', 'skipped'], ['auth-failures', 'pass']]);
@@ -163,7 +166,7 @@ describe('verify against an AWS-shaped stage: API and CloudWatch only', function
     assert.equal(old.code, 3);
     assert.equal((JSON.parse(old.stdout) as VerifyReport).checks[1]!.detail, "stack catalog-service of dev has no AuditLogGroupName output (the audit bus's log group); deploy it, or give --audit-log-group");
 
-    const byUrl = await runCli(['verify', '--url', stageUrl, '--audit-log-group', LOG_GROUP, '--region', moto.region, '--endpoint-url', moto.endpoint, '--requests', '3'], { env });
+    const byUrl = await runCli(['verify', '--url', stageUrl, '--audit-log-group', LOG_GROUP, '--region', moto.region, '--endpoint-url', moto.endpoint, '--requests', '3', ...loose], { env });
     assert.equal(byUrl.code, 0, byUrl.stdout + byUrl.stderr);
     assert.match(byUrl.stdout, /\nsynthetic +describe [\d.]+ ms, audit emitted /);
     const noRegion = await runCli(['verify', '--url', stageUrl, '--audit-log-group', LOG_GROUP], { env: { ...env, AWS_REGION: '' } });

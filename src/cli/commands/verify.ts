@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DeployError, InterruptedError, UserInputError } from '../../errors.ts';
 import type { VerifyOptions } from '../../verify/index.ts';
 import { addAwsFlags, type AwsFlagValues } from '../aws-flags.ts';
+import { httpUrl, wholeNumber } from '../flag-checks.ts';
 
 interface VerifyFlags extends AwsFlagValues {
   env?: string;
@@ -13,6 +14,8 @@ interface VerifyFlags extends AwsFlagValues {
   databaseUrl?: string;
   dataset?: string;
   auditLogGroup?: string;
+  healthP99Ms?: string;
+  dbP95Ms?: string;
 }
 
 /**
@@ -50,14 +53,16 @@ export function registerVerify(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL for the db-smoke query (default: $DATABASE_URL; a local server shares its throwaway one)')
     .option('--dataset <id>', 'an existing dataset for the synthetic check to describe instead of creating one (needs no write role)')
     .option('--audit-log-group <name>', "CloudWatch Logs group the audit bus delivers to (default with --env: catalog-service's AuditLogGroupName output)")
+    .option('--health-p99-ms <ms>', "the health probe's p99 limit (the seed: 100 ms, measured at the API; raise it for the round trip from far away)")
+    .option('--db-p95-ms <ms>', "the db-smoke query's p95 limit (the seed: 100 ms)")
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
       `
-Checks and thresholds: health GET /storage/v1/catalog/datasets?limit=1 → 200, p99 < 100 ms;
+Checks and thresholds: health GET /storage/v1/catalog/datasets?limit=1 → 200, p99 < 100 ms (--health-p99-ms);
 synthetic create + describe → valid descriptor and its audit event on the audit bus (against AWS:
 read from CloudWatch Logs, no database needed); db-smoke SELECT COUNT(*) FROM catalog_dataset
-p95 < 100 ms (skipped without a database); auth-failures: ≤ 1 % of this run's own requests refused
+p95 < 100 ms (--db-p95-ms; skipped without a database); auth-failures: ≤ 1 % of this run's own requests refused
 by the authorizer.
 Exit codes: 0 all passed, 3 a check failed, 2 bad flags or an account mismatch, 130 interrupted.
 
@@ -66,6 +71,7 @@ Examples:
   $ catalogctl verify --url http://127.0.0.1:8080
   $ catalogctl verify --env staging --json
   $ catalogctl verify --env prod --profile prod          # the stage URL from catalog-service's ApiUrl output
+  $ catalogctl verify --env prod --health-p99-ms 250     # probing from another continent adds the round trip
   $ catalogctl verify --url https://abc123.execute-api.us-east-1.amazonaws.com/prod --audit-log-group /aws/events/catalog-prod-audit --region us-east-1`,
     )
     .action(async (flags: VerifyFlags) => {
@@ -85,14 +91,12 @@ Examples:
       }
       if (flags.auditLogGroup !== undefined && !/^[.\-_/#A-Za-z0-9]{1,512}$/.test(flags.auditLogGroup)) throw new UserInputError(`--audit-log-group: "${flags.auditLogGroup}" is not a log group name`);
       if (flags.auditLogGroup && !region) throw new UserInputError('--audit-log-group: give --region (or AWS_REGION) for the log group, or use --env');
-      let base: URL;
-      try {
-        base = new URL(flags.url!);
-      } catch {
-        throw new UserInputError(`--url: "${flags.url}" is not a URL`);
-      }
-      if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UserInputError(`--url: must be http(s), got "${flags.url}"`);
-      if (!/^[1-9]\d{0,5}$/.test(flags.requests) || Number(flags.requests) > 100_000) throw new UserInputError(`--requests: must be a whole number from 1 to 100000, got "${flags.requests}"`);
+      httpUrl('--url', flags.url!);
+      const requests = wholeNumber('--requests', flags.requests, 1, 100_000);
+      const thresholds = {
+        ...(flags.healthP99Ms !== undefined ? { healthP99Ms: wholeNumber('--health-p99-ms', flags.healthP99Ms, 1, 60_000) } : {}),
+        ...(flags.dbP95Ms !== undefined ? { dbP95Ms: wholeNumber('--db-p95-ms', flags.dbP95Ms, 1, 60_000) } : {}),
+      };
       const { verify, failingChecks } = await import('../../verify/index.ts');
       let auditEmitted: VerifyOptions['auditEmitted'];
       if (noAuditLog) auditEmitted = (await import('../../verify/audit-logs.ts')).auditUnavailable(noAuditLog);
@@ -110,7 +114,8 @@ Examples:
       const report = await verify({
         baseUrl: flags.url!,
         token: flags.token || process.env.CATALOGCTL_TOKEN || undefined,
-        requests: Number(flags.requests),
+        requests,
+        thresholds,
         databaseUrl: flags.databaseUrl || process.env.DATABASE_URL || undefined,
         datasetId: flags.dataset,
         auditEmitted,
