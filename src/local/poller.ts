@@ -65,6 +65,8 @@ export interface PollerOptions {
   /** Replace retry back-off intervals with this many ms. */
   retryMs?: number;
   onEvent?: (e: PollerEvent) => void;
+  /** Each function's timeout in ms (the env's), for the context its handler gets; 60 s otherwise. */
+  functionTimeoutsMs?: Partial<Record<string, number>>;
 }
 
 export class LocalPoller {
@@ -148,7 +150,7 @@ export class LocalPoller {
         state,
         async (input: unknown) => {
           try {
-            return await handler(input, lambdaContext(this.functionOf[state]!, 60_000));
+            return await handler(input, lambdaContext(this.functionOf[state]!, this.opts.functionTimeoutsMs?.[this.functionOf[state]!] ?? 60_000));
           } catch (err) {
             const e = err as { name?: string; message?: string };
             const failure: StepFailure = { state, at: new Date().toISOString(), error: e?.name ?? 'Error', message: e?.message ?? String(err) };

@@ -17,6 +17,8 @@ export interface LocalRuntime {
   /** The env's app settings and stage variables, as catalog-service passes them in AWS. */
   app?: LocalOptions['app'];
   stageVariables?: Record<string, string>;
+  functionTimeoutsMs?: LocalOptions['functionTimeoutsMs'];
+  successLogSampleRate?: number;
   /** The env's external API, used when --external-api is not given. */
   externalApi?: string;
   /** Where the state machine came from, for the banner. */
@@ -77,6 +79,8 @@ export async function realRuntime(envName: string, envDir: string, opts: { seedT
     stateMachineSource: stateMachine ? smFile : undefined,
     app: config.app,
     stageVariables: config.api.stageVariables,
+    functionTimeoutsMs: Object.fromEntries(Object.entries(config.lambda.functions).map(([fn, f]) => [fn, f.timeoutSeconds * 1000])),
+    successLogSampleRate: config.logging.successLogSampleRate,
     externalApi: config.poller.externalApiBaseUrl,
   };
 }

@@ -65,6 +65,10 @@ export interface LocalOptions {
     dbMaxConn: number;
   };
   stageVariables?: Record<string, string>;
+  /** Each function's timeout in ms, as the env sets it: the context a handler gets says so. */
+  functionTimeoutsMs?: Partial<Record<string, number>>;
+  /** The env's `logging.successLogSampleRate` (LOG_SUCCESS_SAMPLE_RATE); every success logged when absent. */
+  successLogSampleRate?: number;
   /** The poller's ASL definition (with placeholders); no poller without it. */
   stateMachine?: object;
   /** Override every Wait state with this many ms; the definition's own timing otherwise. */
@@ -128,7 +132,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
   try {
     const served: Served = { handlers: undefined, poller: undefined, info: () => ({}) };
     const server = createServer(
-      requestListener({ served, key, audit, decisions, reporter, stageVariables: opts.stageVariables ?? {}, onAccess: opts.onAccess }, new CachedAuthorizer(served, reporter, opts.authorizerCacheSeconds ?? 300)),
+      requestListener({ served, key, audit, decisions, reporter, stageVariables: opts.stageVariables ?? {}, functionTimeoutsMs: opts.functionTimeoutsMs, onAccess: opts.onAccess }, new CachedAuthorizer(served, reporter, opts.authorizerCacheSeconds ?? 300, opts.functionTimeoutsMs?.authorizer)),
     );
     // The port first: a busy one fails before a database is started for nothing.
     const { port, url } = await listen(server, opts.port, cleanups);
@@ -145,7 +149,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalServer> {
     });
     const stub = await startStub(opts, key, audit, served, cleanups);
     // Everything the handlers read from their environment, as catalog-service sets it in AWS.
-    setEnvironment(handlerEnvironment({ databaseUrl, url, awsEndpoint: stub.endpoint, externalApi: opts.externalApi, app: opts.app }), cleanups);
+    setEnvironment(handlerEnvironment({ databaseUrl, url, awsEndpoint: stub.endpoint, externalApi: opts.externalApi, app: opts.app, successLogSampleRate: opts.successLogSampleRate }), cleanups);
     const handlers = await prepareHandlers(opts, databaseUrl, reporter);
     served.poller = startPoller(opts, handlers, reporter, cleanups);
     served.handlers = handlers;
@@ -238,7 +242,7 @@ function setEnvironment(env: Record<string, string>, cleanups: Cleanups): void {
 async function prepareHandlers(opts: LocalOptions, databaseUrl: string, reporter: Reporter): Promise<HandlerSet> {
   const loaded = await opts.loadHandlers();
   reporter.report({ level: 'progress', topic: 'local', message: 'running migrations' });
-  await loaded.migrate({}, lambdaContext('migrate', 300_000));
+  await loaded.migrate({}, lambdaContext('migrate', opts.functionTimeoutsMs?.migrate ?? 300_000));
   if (opts.seed && opts.seedDatasets) {
     reporter.report({ level: 'progress', topic: 'local', message: `seeding ${opts.seed} datasets` });
     const n = await opts.seedDatasets(databaseUrl, opts.seed, reporter);
@@ -252,6 +256,7 @@ function startPoller(opts: LocalOptions, handlers: HandlerSet, reporter: Reporte
   const poller = new LocalPoller({
     definition: opts.stateMachine,
     handlers,
+    functionTimeoutsMs: opts.functionTimeoutsMs,
     ...(opts.pollWaitMs !== undefined ? { waitMs: opts.pollWaitMs, retryMs: opts.pollWaitMs } : {}),
     onEvent: (e) => reporter.report(pollerEvent(e, externalApiOf(opts))),
   });
@@ -278,6 +283,7 @@ interface GatewayDeps {
   decisions: DecisionLog;
   reporter: Reporter;
   stageVariables: Record<string, string>;
+  functionTimeoutsMs?: Partial<Record<string, number>>;
   onAccess?: (entry: AccessLogEntry) => void;
 }
 
@@ -319,7 +325,7 @@ function requestListener(deps: GatewayDeps, authorizer: CachedAuthorizer): (req:
     const event = toProxyEvent(req, url, m.match, body, auth.context, deps.stageVariables);
     let result: unknown;
     try {
-      result = await handlers[m.match.route.fn](event, lambdaContext(m.match.route.fn));
+      result = await handlers[m.match.route.fn](event, lambdaContext(m.match.route.fn, deps.functionTimeoutsMs?.[m.match.route.fn]));
     } catch (err) {
       reporter.report({ level: 'warn', topic: 'local', message: `${m.match.route.fn} threw: ${(err as Error).message}` });
       result = undefined;
@@ -351,6 +357,7 @@ class CachedAuthorizer {
     private readonly served: Served,
     private readonly reporter: Reporter,
     cacheSeconds: number,
+    private readonly timeoutMs?: number,
   ) {
     this.cacheMs = cacheSeconds * 1000;
   }
@@ -362,7 +369,7 @@ class CachedAuthorizer {
     if (!result || result.until <= now) {
       this.cache.delete(header);
       try {
-        const r = await this.served.handlers!.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn: arn }, lambdaContext('authorizer'));
+        const r = await this.served.handlers!.authorizer({ type: 'TOKEN', authorizationToken: header, methodArn: arn }, lambdaContext('authorizer', this.timeoutMs));
         result = { result: r, until: now + this.cacheMs };
         if (this.cacheMs > 0) {
           if (this.cache.size > 10_000) this.cache.clear();
@@ -404,7 +411,7 @@ function localEndpoint(deps: GatewayDeps, method: string, url: URL): LocalRespon
 
 export const LOCAL_TOKEN_SECRET_ARN = `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:catalog-poller-token-local`;
 
-export function handlerEnvironment(o: { databaseUrl: string; url: string; awsEndpoint: string; externalApi?: string; app?: LocalOptions['app'] }): Record<string, string> {
+export function handlerEnvironment(o: { databaseUrl: string; url: string; awsEndpoint: string; externalApi?: string; app?: LocalOptions['app']; successLogSampleRate?: number }): Record<string, string> {
   const app = o.app ?? { readPageLimit: 500, cacheTtlSec: 60, drrIntegration: true, auditAsync: true, dbMaxConn: 10 };
   return {
     DATABASE_URL: o.databaseUrl,
@@ -420,6 +427,7 @@ export function handlerEnvironment(o: { databaseUrl: string; url: string; awsEnd
     STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
     EXTERNAL_API_BASE_URL: externalApiOf(o),
     TOKEN_SECRET_ARN: LOCAL_TOKEN_SECRET_ARN,
+    ...(o.successLogSampleRate !== undefined ? { LOG_SUCCESS_SAMPLE_RATE: String(o.successLogSampleRate) } : {}),
     // Loopback PostgreSQL has no TLS; the handlers only read this when DATABASE_URL is unset.
     DB_SSL: 'false',
     AWS_ENDPOINT_URL: o.awsEndpoint,

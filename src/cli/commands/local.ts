@@ -128,6 +128,8 @@ async function runLocal(flags: LocalFlags): Promise<never> {
       externalApiToken: process.env.CATALOGCTL_EXTERNAL_API_TOKEN || undefined,
       app: runtime.app,
       stageVariables: runtime.stageVariables,
+      functionTimeoutsMs: runtime.functionTimeoutsMs,
+      successLogSampleRate: runtime.successLogSampleRate,
       seed,
       stateDir: flags.stateDir,
       stateMachine: runtime.stateMachine,
