@@ -88,6 +88,14 @@ const RULES: Rule[] = [
     check: (c) => (c.database.maxAllocatedStorageGb < c.database.allocatedStorageGb ? [{ path: ['database', 'maxAllocatedStorageGb'], message: `must be >= allocatedStorageGb (${c.database.allocatedStorageGb})` }] : []),
   },
   {
+    // RDS rejects a target group whose idle share exceeds its share (ModifyDBProxyTargetGroup).
+    uses: [['database', 'proxy']],
+    check: (c) => {
+      const p = c.database.proxy;
+      return p && p.maxIdleConnectionsPercent > p.maxConnectionsPercent ? [{ path: ['database', 'proxy', 'maxIdleConnectionsPercent'], message: `must be <= maxConnectionsPercent (${p.maxConnectionsPercent})` }] : [];
+    },
+  },
+  {
     uses: [['api', 'cache']],
     check(c) {
       if (c.api.cache.enabled && c.api.cache.sizeGb === undefined) return [{ path: ['api', 'cache', 'enabled'], message: 'cache enabled but sizeGb is missing' }];

@@ -176,6 +176,16 @@ export function envSchemaFor(regions: readonly AwsRegion[]) {
           // https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_schedule.html (1–1000 days; we cap at a year)
           secretRotationDays: { type: 'integer', minimum: 1, maximum: 365 },
           performanceInsights: { type: 'boolean' },
+          // RDS Proxy: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connections.html
+          // (MaxConnectionsPercent 1–100, MaxIdleConnectionsPercent 0–MaxConnectionsPercent,
+          // ConnectionBorrowTimeout 0–3600 s, IdleClientTimeout 1–28,800 s)
+          proxy: strictObject(['enabled', 'maxConnectionsPercent', 'maxIdleConnectionsPercent', 'connectionBorrowTimeoutSeconds', 'idleClientTimeoutSeconds'], {
+            enabled: { type: 'boolean' },
+            maxConnectionsPercent: { type: 'integer', minimum: 1, maximum: 100 },
+            maxIdleConnectionsPercent: { type: 'integer', minimum: 0, maximum: 100 },
+            connectionBorrowTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
+            idleClientTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 28800 },
+          }),
         },
       ),
       api: strictObject(['stageName', 'throttling', 'cache', 'stageVariables', 'executionLogging'], {

@@ -84,6 +84,25 @@ export interface DatabaseConfig {
   /** Days between rotations of the app user's secret. */
   secretRotationDays: number;
   performanceInsights: boolean;
+  /** RDS Proxy in front of the writer (the seed's connection pooling); absent or disabled: none. */
+  proxy?: ProxyConfig;
+}
+
+/**
+ * RDS Proxy for the writer. The functions authenticate with IAM (end-to-end IAM authentication:
+ * no secret in the proxy, so nothing for multi-user rotation to break) over TLS; reads on a read
+ * replica connect to it directly (proxy read-only endpoints exist only for Aurora).
+ */
+export interface ProxyConfig {
+  enabled: boolean;
+  /** Share of the writer's max_connections the proxy may open (target group MaxConnectionsPercent). */
+  maxConnectionsPercent: number;
+  /** Share it may keep idle (MaxIdleConnectionsPercent); at most maxConnectionsPercent. */
+  maxIdleConnectionsPercent: number;
+  /** How long a client waits for a database connection when all are busy (ConnectionBorrowTimeout). */
+  connectionBorrowTimeoutSeconds: number;
+  /** The proxy closes a client connection idle this long (IdleClientTimeout). */
+  idleClientTimeoutSeconds: number;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { build, type BuildFailure, type Plugin } from 'esbuild';
 import type { FunctionName } from '../config/types.ts';
 import { UserInputError } from '../errors.ts';
+import { amazonTrustRoots } from '../handlers/shared/amazon-ca.ts';
 import { rdsCaFor } from '../handlers/shared/rds-ca.ts';
 
 export type Runtime = 'nodejs22.x' | 'nodejs24.x';
@@ -41,6 +42,17 @@ export function rdsCaFor(region) {
 `;
         return { contents, loader: 'js' };
       });
+    },
+  };
+}
+
+/** src/handlers/shared/amazon-ca.ts (RDS Proxy's roots), replaced by the five certificates as literals. */
+function amazonCaPlugin(): Plugin {
+  return {
+    name: 'amazon-ca',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/amazon-ca\.ts$/ }, () => ({ path: 'amazon-ca', namespace: 'amazon-ca' }));
+      b.onLoad({ filter: /.*/, namespace: 'amazon-ca' }, () => ({ contents: `const CA = ${JSON.stringify(amazonTrustRoots())};\nexport function amazonTrustRoots() { return CA; }\n`, loader: 'js' }));
     },
   };
 }
@@ -104,7 +116,7 @@ async function bundleOne(rootDir: string, entry: string, runtime: Runtime, exter
 }
 
 export function bundleHandler(rootDir: string, fn: FunctionName, runtime: Runtime, region: string): Promise<string> {
-  return bundleOne(rootDir, `src/handlers/${fn}/index.ts`, runtime, ['pg', 'pg-native'], [rdsCaPlugin(region)]);
+  return bundleOne(rootDir, `src/handlers/${fn}/index.ts`, runtime, ['pg', 'pg-native'], [rdsCaPlugin(region), amazonCaPlugin()]);
 }
 
 /** The PostgreSQL driver as one file, laid out as a Node.js layer expects. */
