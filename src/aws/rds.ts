@@ -62,3 +62,100 @@ export async function createRdsApi(target: AwsTarget): Promise<RdsApi> {
     },
   };
 }
+
+/** A DB instance as `db restore` needs it. */
+export interface DbInstanceInfo {
+  id: string;
+  arn?: string;
+  status: string;
+  endpoint?: { address: string; port: number };
+  engine?: string;
+  multiAz: boolean;
+  deletionProtection: boolean;
+  backupRetentionDays: number;
+  latestRestorableTime?: Date;
+  createdAt?: Date;
+  kmsKeyId?: string;
+  masterSecretArn?: string;
+  replicas: string[];
+}
+
+export interface DbSnapshotInfo {
+  id: string;
+  status: string;
+  instanceId?: string;
+  engine?: string;
+  encrypted: boolean;
+  createdAt?: Date;
+}
+
+/** The RDS calls of `db restore`: reading the source, protecting it, and what follows the restore. */
+export interface RdsOpsApi {
+  describeInstance(id: string): Promise<DbInstanceInfo | undefined>;
+  /** The earliest time the automated backups can restore to (RestoreWindow), when RDS says. */
+  earliestRestorableTime(id: string): Promise<Date | undefined>;
+  describeSnapshot(id: string): Promise<DbSnapshotInfo | undefined>;
+  createSnapshot(instanceId: string, snapshotId: string, tags: Record<string, string>): Promise<void>;
+  enableDeletionProtection(id: string): Promise<void>;
+  /** RDS manages (and rotates) the master password from now on, in a new secret under `kmsKeyId`. */
+  manageMasterPassword(id: string, kmsKeyId: string): Promise<void>;
+  stopInstance(id: string): Promise<void>;
+}
+
+export async function createRdsOpsApi(target: AwsTarget): Promise<RdsOpsApi> {
+  const rds = await import('@aws-sdk/client-rds');
+  const client = new rds.RDSClient((await sdkClientConfig(target)) as NonNullable<ConstructorParameters<typeof rds.RDSClient>[0]>);
+  const notFound = (err: unknown) => /NotFound/.test((err as Error).name ?? '');
+  return {
+    async describeInstance(id) {
+      try {
+        const i = (await client.send(new rds.DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances?.[0];
+        if (!i) return undefined;
+        return {
+          id: i.DBInstanceIdentifier ?? id,
+          arn: i.DBInstanceArn,
+          status: i.DBInstanceStatus ?? 'unknown',
+          endpoint: i.Endpoint?.Address ? { address: i.Endpoint.Address, port: i.Endpoint.Port ?? 5432 } : undefined,
+          engine: i.Engine,
+          multiAz: i.MultiAZ === true,
+          deletionProtection: i.DeletionProtection === true,
+          backupRetentionDays: i.BackupRetentionPeriod ?? 0,
+          latestRestorableTime: i.LatestRestorableTime,
+          createdAt: i.InstanceCreateTime,
+          kmsKeyId: i.KmsKeyId,
+          masterSecretArn: i.MasterUserSecret?.SecretArn,
+          replicas: i.ReadReplicaDBInstanceIdentifiers ?? [],
+        };
+      } catch (err) {
+        if (notFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async earliestRestorableTime(id) {
+      const out = await client.send(new rds.DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: id }));
+      const times = (out.DBInstanceAutomatedBackups ?? []).map((b) => b.RestoreWindow?.EarliestTime).filter((t): t is Date => t instanceof Date);
+      return times.length ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
+    },
+    async describeSnapshot(id) {
+      try {
+        const s = (await client.send(new rds.DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }))).DBSnapshots?.[0];
+        return s ? { id: s.DBSnapshotIdentifier ?? id, status: s.Status ?? 'unknown', instanceId: s.DBInstanceIdentifier, engine: s.Engine, encrypted: s.Encrypted === true, createdAt: s.SnapshotCreateTime } : undefined;
+      } catch (err) {
+        if (notFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async createSnapshot(instanceId, snapshotId, tags) {
+      await client.send(new rds.CreateDBSnapshotCommand({ DBInstanceIdentifier: instanceId, DBSnapshotIdentifier: snapshotId, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+    },
+    async enableDeletionProtection(id) {
+      await client.send(new rds.ModifyDBInstanceCommand({ DBInstanceIdentifier: id, DeletionProtection: true, ApplyImmediately: true }));
+    },
+    async manageMasterPassword(id, kmsKeyId) {
+      await client.send(new rds.ModifyDBInstanceCommand({ DBInstanceIdentifier: id, ManageMasterUserPassword: true, MasterUserSecretKmsKeyId: kmsKeyId, ApplyImmediately: true }));
+    },
+    async stopInstance(id) {
+      await client.send(new rds.StopDBInstanceCommand({ DBInstanceIdentifier: id }));
+    },
+  };
+}

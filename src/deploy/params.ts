@@ -28,9 +28,30 @@ export interface ParameterSources {
   live?: LiveState;
   /** Parameter values of the deployed stack, when it exists. */
   previous?: Record<string, string>;
+  /** Values an operation sets on purpose (`db restore`'s Restore* parameters); they win over everything. */
+  overrides?: Record<string, string>;
 }
 
-export type ParameterOrigin = 'code' | 'live' | 'config' | 'upstream' | 'previous' | 'default';
+/**
+ * Parameters a deploy never changes once the stack has them: `db restore` sets the Restore* ones
+ * of catalog-storage (a later deploy sending their defaults would replace the restored database
+ * with an empty one), and the app secret's connection details in catalog-secrets are the
+ * secret's own from its creation on (a changed value in its GenerateSecretString would make
+ * CloudFormation generate a new password and lock the app out; `db restore` moves them in the
+ * secret itself). A new stack takes the upstream Output named here, or the template's default.
+ */
+export const STICKY_PARAMETERS: Readonly<Record<string, string | undefined>> = {
+  RestoreSourceDBInstanceIdentifier: undefined,
+  RestoreTime: undefined,
+  RestoreUseLatestRestorableTime: undefined,
+  RestoreDBSnapshotIdentifier: undefined,
+  RestoredMasterSecretArn: undefined,
+  AppDbSecretHost: 'DbEndpointAddress',
+  AppDbSecretPort: 'DbEndpointPort',
+  AppDbSecretMasterArn: 'DbMasterSecretArn',
+};
+
+export type ParameterOrigin = 'code' | 'live' | 'config' | 'upstream' | 'previous' | 'default' | 'operation';
 
 export interface ResolvedParameters {
   parameters: StackParameter[];
@@ -41,8 +62,13 @@ export interface ResolvedParameters {
 }
 
 /** Explicit values this tool owns, by parameter name. */
-export function ownedValues(sources: Pick<ParameterSources, 'config' | 'codeKeys' | 'live'>): Map<string, { value: string; origin: ParameterOrigin }> {
+export function ownedValues(sources: Pick<ParameterSources, 'config' | 'codeKeys' | 'live' | 'previous' | 'overrides'> & { upstreamOutputs?: Record<string, string> }): Map<string, { value: string; origin: ParameterOrigin }> {
   const owned = new Map<string, { value: string; origin: ParameterOrigin }>();
+  for (const [key, upstream] of Object.entries(STICKY_PARAMETERS)) {
+    if (sources.previous && key in sources.previous) owned.set(key, { value: sources.previous[key]!, origin: 'previous' });
+    else if (upstream && sources.upstreamOutputs && upstream in sources.upstreamOutputs) owned.set(key, { value: sources.upstreamOutputs[upstream]!, origin: 'upstream' });
+  }
+  for (const [key, value] of Object.entries(sources.overrides ?? {})) owned.set(key, { value, origin: 'operation' });
   owned.set('ArtifactBucket', { value: sources.config.artifacts.bucket, origin: 'config' });
   for (const fn of FUNCTION_NAMES) {
     const key = sources.codeKeys?.functions[fn];

@@ -70,6 +70,8 @@ export interface StackRunOptions {
    * Absent: nothing is asked (release asks before it moves traffic).
    */
   approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /** Parameter values set on purpose, per stack (`db restore`'s Restore* parameters of catalog-storage). */
+  parameterOverrides?: Partial<Record<StackName, Record<string, string>>>;
   /**
    * Read-only checks (the CLI's preflight) run once the stacks are read and the env, tag and shift
    * guards have passed, before any change set is made; they throw to stop the deploy.
@@ -458,7 +460,7 @@ async function planStacks(r: Runner, opts: StackRunOptions, ctx: PlanContext, pl
     const template = ctx.templates[logical];
     const capabilities = requiredCapabilities(template).capabilities;
     const live = logical === 'catalog-service' ? ctx.live : undefined;
-    const { parameters, origins, missing } = resolveParameters(template as never, { config, upstreamOutputs, codeKeys: opts.codeKeys, live, previous: current?.parameters });
+    const { parameters, origins, missing } = resolveParameters(template as never, { config, upstreamOutputs, codeKeys: opts.codeKeys, live, previous: current?.parameters, overrides: opts.parameterOverrides?.[logical] });
     // Outputs a stack before it will produce in this run, which it would otherwise lack or take from its last deploy.
     const later = [...missing, ...Object.keys(origins).filter((k) => origins[k] === 'previous')].filter((k) => forthcoming.has(k));
     const never = missing.filter((k) => !forthcoming.has(k));
@@ -519,7 +521,7 @@ async function executeOne(r: Runner, opts: StackRunOptions, p: Planned, upstream
   const { config } = opts;
   const { name, current, template, capabilities } = p;
   if (p.plan.kind === 'no-changes') return { stack: name, kind: 'no-changes', outputs: current?.outputs ?? {} };
-  const { parameters, origins, missing } = resolveParameters(template as never, { config, upstreamOutputs, codeKeys: opts.codeKeys, live, previous: current?.parameters });
+  const { parameters, origins, missing } = resolveParameters(template as never, { config, upstreamOutputs, codeKeys: opts.codeKeys, live, previous: current?.parameters, overrides: opts.parameterOverrides?.[p.logical] });
   if (missing.length) throw new UserInputError(missingMessage(name, missing, config));
   const tags = stackTags(config);
 

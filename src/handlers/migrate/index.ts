@@ -8,15 +8,21 @@
  * With DATABASE_URL (local runs, tests) it only applies the migrations, as that URL's user.
  */
 import pg from 'pg';
-import { bootstrapAppRole, type BootstrapResult } from '../shared/db-bootstrap.ts';
+import { baseRole, bootstrapAppRole, type BootstrapResult } from '../shared/db-bootstrap.ts';
 import { appConnection, masterConnection, parseDbSecret } from '../shared/db-connection.ts';
+import { dataCounts, ensureIamRole, reconcileRolePasswords, type DataCounts, type IamRoleResult, type RoleReconciled } from '../shared/db-reconcile.ts';
 import { withClient } from '../shared/db.ts';
 import { migrate, type MigrateResult } from '../shared/migrations.ts';
-import { getSecret } from '../shared/secrets.ts';
+import { getSecret, getSecretStage } from '../shared/secrets.ts';
 
-export type MigrateOutput = MigrateResult & { appRole?: BootstrapResult };
+export type MigrateOutput = MigrateResult & { appRole?: BootstrapResult; iamRole?: IamRoleResult; reconciled?: RoleReconciled[]; counts?: DataCounts };
 
-async function asMaster(): Promise<MigrateOutput> {
+/** `{"reconcile": true}` (catalogctl db restore): also set the app users' passwords from the secret and count the data. */
+export interface MigrateEvent {
+  reconcile?: boolean;
+}
+
+async function asMaster(event: MigrateEvent): Promise<MigrateOutput> {
   const arn = process.env.DB_SECRET_ARN;
   if (!arn) throw new Error('DB_SECRET_ARN is not set');
   // Fresh reads: a release right after a rotation must not act on a container's stale copy.
@@ -26,7 +32,17 @@ async function asMaster(): Promise<MigrateOutput> {
   let result: MigrateOutput;
   try {
     const migrated = await migrate(master);
-    result = { ...migrated, appRole: await bootstrapAppRole(master, app) };
+    result = { ...migrated };
+    if (event.reconcile) {
+      // The other user of a multi-user rotation is AWSPREVIOUS's; both must log in after a restore.
+      const previousRaw = await getSecretStage(arn, 'AWSPREVIOUS');
+      const previous = previousRaw ? parseDbSecret(previousRaw, `DB_SECRET_ARN ${arn} (AWSPREVIOUS)`) : undefined;
+      result.reconciled = await reconcileRolePasswords(master, [app, ...(previous ? [previous] : [])]);
+    }
+    result.appRole = await bootstrapAppRole(master, app);
+    const iamUser = process.env.DB_IAM_USER;
+    if (iamUser) result.iamRole = await ensureIamRole(master, iamUser, baseRole(app.username));
+    if (event.reconcile) result.counts = await dataCounts(master);
   } finally {
     await master.end().catch(() => undefined);
   }
@@ -43,8 +59,8 @@ async function asMaster(): Promise<MigrateOutput> {
   return result;
 }
 
-export async function handler(): Promise<MigrateOutput> {
-  const result = process.env.DATABASE_URL ? await withClient((c) => migrate(c)) : await asMaster();
+export async function handler(event: MigrateEvent | null = {}): Promise<MigrateOutput> {
+  const result = process.env.DATABASE_URL ? await withClient((c) => migrate(c)) : await asMaster(event ?? {});
   console.log(JSON.stringify({ level: 'info', message: 'migrations', ...result }));
   return result;
 }

@@ -18,6 +18,18 @@ export async function getSecret(arn: string, opts: { fresh?: boolean } = {}): Pr
   return out.SecretString;
 }
 
+/** Another stage of a secret (AWSPREVIOUS: the other user of a multi-user rotation); never cached. */
+export async function getSecretStage(arn: string, stage: string): Promise<string | undefined> {
+  try {
+    const out = await awsJson(SECRETS_MANAGER, 'GetSecretValue', { SecretId: arn, VersionStage: stage });
+    return typeof out.SecretString === 'string' ? out.SecretString : undefined;
+  } catch (err) {
+    // A secret that never rotated has no AWSPREVIOUS.
+    if (err instanceof AwsCallError && err.code === 'ResourceNotFoundException') return undefined;
+    throw err;
+  }
+}
+
 export function clearSecretCache(): void {
   cache.clear();
 }
