@@ -502,7 +502,9 @@ never-promoted --to, 3 AWS failure.`,
       'after',
       `
 Also warns about operator-set secrets that still hold the placeholder CloudFormation generated
-(set them with \`catalogctl secrets set\`).
+(set them with \`catalogctl secrets set\`), and about secrets older than they should be: the
+poller's token beyond the env's rotation period (database.secretRotationDays), a rotated secret
+beyond its own schedule (its rotation is failing).
 
 Examples:
   $ catalogctl status --env dev
@@ -519,8 +521,11 @@ Exit codes: 0 status shown, 2 bad input / account mismatch / a stack tagged for 
       const { canonicalJson } = await import('../../util/canonical-json.ts');
       const s = await status(config, aws);
       const secrets = await placeholderSecrets(config, { cloudformation: aws.cloudformation, secrets: await createSecretsManagerApi(aws.target) });
+      const { secretAges } = await import('../../ops/secret-age.ts');
+      const { createSecretsInspectApi } = await import('../../aws/secretsmanager.ts');
+      const ages = await secretAges(config, { cloudformation: aws.cloudformation, secrets: await createSecretsInspectApi(aws.target) });
       if (flags.json) {
-        process.stdout.write(`${canonicalJson({ ...s, ...(secrets.length ? { secrets } : {}) })}\n`);
+        process.stdout.write(`${canonicalJson({ ...s, ...(secrets.length ? { secrets } : {}), ...(ages.length ? { secretAges: ages } : {}) })}\n`);
         return;
       }
       const out = [`env ${s.env}${s.shiftInProgress ? '  (shift in progress)' : ''}`, 'stacks:'];
@@ -532,6 +537,9 @@ Exit codes: 0 status shown, 2 bad input / account mismatch / a stack tagged for 
             ? `warning: secret ${f.secret} still holds its generated placeholder: set it with \`catalogctl secrets set --env ${config.name} ${f.secret}\``
             : `warning: cannot read secret ${f.secret} to check it was set (${f.reason})`,
         );
+      for (const a of ages)
+        if (a.state === 'stale') out.push(`warning: secret ${a.secret} is ${a.ageDays} days old (limit ${a.limitDays}): ${a.advice}`);
+        else if (a.state === 'unreadable') out.push(`warning: cannot read secret ${a.secret}'s rotation dates (${a.reason})`);
       if (s.note) out.push(`note: ${s.note}`);
       if (s.aliases.length) out.push('aliases (live):');
       for (const a of s.aliases) {
