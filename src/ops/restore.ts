@@ -78,7 +78,10 @@ export function parseRestoreTime(text: string): Date {
     throw new UserInputError(`--to-time: "${text}" is not an ISO-8601 time with a zone, e.g. 2026-11-30T14:05:00Z`);
   }
   const d = new Date(text);
-  if (Number.isNaN(d.getTime())) throw new UserInputError(`--to-time: "${text}" is not a valid time`);
+  // Date accepts 2026-02-30 as 2 March: the calendar date must exist as written.
+  const [y, m, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const check = new Date(Date.UTC(y, m - 1, day));
+  if (Number.isNaN(d.getTime()) || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== day) throw new UserInputError(`--to-time: "${text}" is not a valid time`);
   return d;
 }
 
