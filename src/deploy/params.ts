@@ -43,7 +43,6 @@ export interface ParameterSources {
 export const STICKY_PARAMETERS: Readonly<Record<string, string | undefined>> = {
   RestoreSourceDBInstanceIdentifier: undefined,
   RestoreTime: undefined,
-  RestoreUseLatestRestorableTime: undefined,
   RestoreDBSnapshotIdentifier: undefined,
   RestoredMasterSecretArn: undefined,
   AppDbSecretHost: 'DbEndpointAddress',

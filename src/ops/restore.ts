@@ -6,7 +6,7 @@
  *
  * 1. Protect the current instance: deletion protection, a manual snapshot (waited for).
  * 2. catalog-storage with the Restore* parameters: CloudFormation creates the restored instance
- *    (RestoreDBInstanceToPointInTime or RestoreDBInstanceFromDBSnapshot) in place of the current
+ *    (RestoreDBInstanceToPointInTime, to a time or the latest restorable time when RestoreTime is empty, or RestoreDBInstanceFromDBSnapshot) in place of the current
  *    one, which its UpdateReplacePolicy Retain keeps; the read replicas are recreated from it and
  *    the proxy's target moves to it (its endpoint stays).
  * 3. A restored PostgreSQL instance comes back with the master password of the restore point and
@@ -34,7 +34,7 @@ import type { Reporter } from '../reporter.ts';
 export type RestorePoint = { kind: 'time'; time: Date } | { kind: 'latest' } | { kind: 'snapshot'; id: string };
 
 /** The catalog-storage parameters that say what the Database resource was restored from. */
-export const RESTORE_PARAMETERS = ['RestoreSourceDBInstanceIdentifier', 'RestoreTime', 'RestoreUseLatestRestorableTime', 'RestoreDBSnapshotIdentifier'] as const;
+export const RESTORE_PARAMETERS = ['RestoreSourceDBInstanceIdentifier', 'RestoreTime', 'RestoreDBSnapshotIdentifier'] as const;
 
 export interface RestoreDeps {
   rds: RdsOpsApi;
@@ -149,7 +149,6 @@ export async function planRestore(config: EnvConfig, deps: RestoreDeps, point: R
   const overrides: Record<string, string> = {
     RestoreSourceDBInstanceIdentifier: point.kind === 'snapshot' ? '' : id,
     RestoreTime: point.kind === 'time' ? point.time.toISOString().replace(/\.\d{3}Z$/, 'Z') : '',
-    RestoreUseLatestRestorableTime: point.kind === 'latest' ? 'true' : 'false',
     RestoreDBSnapshotIdentifier: point.kind === 'snapshot' ? point.id : '',
     // Until RDS manages the restored instance's master password, the Output keeps naming the current secret.
     RestoredMasterSecretArn: storage.outputs.DbMasterSecretArn!,

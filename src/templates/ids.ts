@@ -29,6 +29,11 @@ export const NETWORK = ids(
   'LambdaToDatabaseEgress',
   'DatabaseSecurityGroup',
   'DatabaseIngressFromLambda',
+  'ProxySecurityGroup',
+  'LambdaToProxyEgress',
+  'ProxyIngressFromLambda',
+  'ProxyToDatabaseEgress',
+  'DatabaseIngressFromProxy',
   'EndpointSecurityGroup',
   'SecretsManagerEndpoint',
   'EventsEndpoint',
@@ -41,7 +46,7 @@ export const privateSubnetId = (i: number): string => `PrivateSubnet${'AB'[i]}`;
 export const subnetRouteTableAssociationId = (i: number): string => `${privateSubnetId(i)}RouteTableAssociation`;
 
 /** catalog-storage */
-export const STORAGE = ids('DatabaseKey', 'DatabaseSubnetGroup', 'DatabaseParameterGroup', 'MonitoringRole', 'Database');
+export const STORAGE = ids('DatabaseKey', 'DatabaseSubnetGroup', 'DatabaseParameterGroup', 'MonitoringRole', 'Database', 'DatabaseProxy', 'DatabaseProxyTargetGroup', 'DatabaseProxyRole');
 export const replicaId = (i: number): string => `DatabaseReplica${i + 1}`;
 
 /** catalog-secrets */
@@ -91,6 +96,9 @@ export const OBSERVABILITY = ids(
   'ThrottlesAlarm',
   'PollerFailedAlarm',
   'PollerTimedOutAlarm',
+  'PollerExecutionTimeAlarm',
+  'PollerThrottlesAlarm',
+  'FreeStorageSpaceAlarm',
   'Dashboard',
 );
 
@@ -101,6 +109,7 @@ export const OUT = ids(
   'SubnetIds',
   'LambdaSecurityGroupId',
   'DbSecurityGroupId',
+  'ProxySecurityGroupId',
   // catalog-storage
   'DbEndpointAddress',
   'DbEndpointPort',
@@ -109,6 +118,9 @@ export const OUT = ids(
   'DbKmsKeyArn',
   'DbReadReplicaAddress',
   'DbReplicaIdentifier',
+  'DbProxyEndpoint',
+  'DbProxyResourceId',
+  'DbProxyName',
   // catalog-secrets
   'AppDbSecretArn',
   'JwtKeysSecretArn',
@@ -139,10 +151,19 @@ export const PARAM = ids(
   'ApiThrottlingBurst',
   'LambdaProvisionedConcurrency',
   'ApiCacheSize',
+  // catalog-storage: what `catalogctl db restore` restored the database from (kept by deploy).
+  'RestoreSourceDBInstanceIdentifier',
+  'RestoreTime',
+  'RestoreDBSnapshotIdentifier',
+  'RestoredMasterSecretArn',
+  // catalog-secrets: the app secret's connection details at its creation (kept by deploy).
+  'AppDbSecretHost',
+  'AppDbSecretPort',
+  'AppDbSecretMasterArn',
 );
 export const PG_LAYER_KEY_PARAMETER = PARAM.LayerKeyPg;
 
-export const CONDITION = ids('HasLiveDeploymentId', 'HasProvisionedConcurrency');
+export const CONDITION = ids('HasLiveDeploymentId', 'HasProvisionedConcurrency', 'IsRestoredFromInstance', 'IsRestoredFromSnapshot', 'IsRestored', 'HasRestoreTime', 'HasRestoredMasterSecretArn');
 
 /** S3 key of a function's zip (from the package manifest; deploy fills it). */
 export const codeKeyParameter = (fn: FunctionName): string => `CodeKey${pascal(fn)}`;

@@ -72,7 +72,7 @@ export function checkNoWildcardActions(stack: string, t: Tpl): InvariantFinding[
   return out;
 }
 
-/** 5432 reaches the database only from the Lambda security group, never from an address range. */
+/** 5432 reaches the database only from the Lambda security group (or RDS Proxy's, which only the Lambda group reaches), never from an address range. */
 export function checkDatabaseIngress(stack: string, t: Tpl): InvariantFinding[] {
   const out: InvariantFinding[] = [];
   const res = t.Resources ?? {};
@@ -86,21 +86,38 @@ export function checkDatabaseIngress(stack: string, t: Tpl): InvariantFinding[] 
       if (!targetsDb(group)) continue;
       const src = JSON.stringify(rule.SourceSecurityGroupId ?? null);
       if (rule.CidrIp || rule.CidrIpv6 || rule.SourcePrefixListId) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from an address range (${String(rule.CidrIp ?? rule.CidrIpv6 ?? rule.SourcePrefixListId)})` });
-      else if (!src.includes('LambdaSecurityGroup')) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from ${src}, not the Lambda security group` });
+      else if (!src.includes('LambdaSecurityGroup') && !src.includes('ProxySecurityGroup')) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from ${src}, not the Lambda or proxy security group` });
       else if (rule.FromPort !== 5432 || rule.ToPort !== 5432) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress opens ports ${String(rule.FromPort)}-${String(rule.ToPort)}, not just 5432` });
     }
   }
   return out;
 }
 
-/** Databases are private and encrypted; no password appears anywhere. */
+/** The seed keeps the WAL archive 14 days: the restore window (BackupRetentionPeriod) is at least that. */
+export const MIN_BACKUP_RETENTION_DAYS = 14;
+
+/**
+ * Encrypted: StorageEncrypted true, or left out only when the instance is restored or a replica
+ * (it then inherits the encrypted source's encryption; CloudFormation rejects the property there).
+ */
+function encrypted(p: Record<string, unknown>): boolean {
+  if (p.StorageEncrypted === true) return true;
+  const replica = p.SourceDBInstanceIdentifier !== undefined && !(typeof p.SourceDBInstanceIdentifier === 'object' && p.SourceDBInstanceIdentifier && 'Fn::If' in p.SourceDBInstanceIdentifier);
+  if (replica) return true;
+  const cond = (p.StorageEncrypted as { 'Fn::If'?: unknown[] } | undefined)?.['Fn::If'];
+  return Array.isArray(cond) && cond[0] === 'IsRestored' && JSON.stringify(cond[1]) === '{"Ref":"AWS::NoValue"}' && cond[2] === true;
+}
+
+/** Databases are private and encrypted, the writer keeps 14 days of backups; no password appears anywhere. */
 export function checkDatabase(stack: string, t: Tpl): InvariantFinding[] {
   const out: InvariantFinding[] = [];
   for (const [id, r] of Object.entries(t.Resources ?? {})) {
     if (r.Type !== 'AWS::RDS::DBInstance') continue;
     const p = r.Properties ?? {};
     if (p.PubliclyAccessible !== false) out.push({ stack, logicalId: id, rule: 'db-private', message: 'PubliclyAccessible must be false' });
-    if (!p.SourceDBInstanceIdentifier && p.StorageEncrypted !== true) out.push({ stack, logicalId: id, rule: 'db-encrypted', message: 'StorageEncrypted must be true' });
+    if (!encrypted(p)) out.push({ stack, logicalId: id, rule: 'db-encrypted', message: 'StorageEncrypted must be true' });
+    if (p.BackupRetentionPeriod !== undefined && !(typeof p.BackupRetentionPeriod === 'number' && p.BackupRetentionPeriod >= MIN_BACKUP_RETENTION_DAYS))
+      out.push({ stack, logicalId: id, rule: 'backups-14-days', message: `BackupRetentionPeriod ${JSON.stringify(p.BackupRetentionPeriod)}: the seed keeps the WAL archive ${MIN_BACKUP_RETENTION_DAYS} days, and RDS's restore window is the retention period` });
     if (p.MasterUserPassword !== undefined) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: 'MasterUserPassword set; use ManageMasterUserPassword' });
   }
   return out;
@@ -128,7 +145,8 @@ export function checkFunctionEnvironment(stack: string, t: Tpl): InvariantFindin
  */
 export function checkWiring(rendered: Record<string, unknown>): InvariantFinding[] {
   const out: InvariantFinding[] = [];
-  const fromDeploy = new Set<string>([PG_LAYER_KEY_PARAMETER, ...API_FUNCTIONS.map(liveVersionParameter), PARAM.LiveDeploymentId]);
+  // The app secret's connection details come from catalog-storage's Outputs at creation, then stay (deploy's sticky parameters).
+  const fromDeploy = new Set<string>([PG_LAYER_KEY_PARAMETER, ...API_FUNCTIONS.map(liveVersionParameter), PARAM.LiveDeploymentId, PARAM.AppDbSecretHost, PARAM.AppDbSecretPort, PARAM.AppDbSecretMasterArn]);
   const upstream = new Set<string>();
   for (const stack of STACK_NAMES) {
     const t = rendered[`${stack}.json`] as Tpl | undefined;

@@ -120,6 +120,31 @@ function securityGroupResources(config: EnvConfig, { vpcId }: Placement): Record
   };
 }
 
+/**
+ * RDS Proxy's security group when the env has a proxy: 5432 from the Lambda group in, 5432 to the
+ * database group out, and the database accepting it; functions → proxy → database, nothing else.
+ */
+function proxySecurityGroupResources(config: EnvConfig, { vpcId }: Placement): Record<string, ResourceBase> {
+  if (!config.database.proxy?.enabled) return {};
+  const lambdaGroupId = Fn.GetAtt(N.LambdaSecurityGroup, 'GroupId');
+  const databaseGroupId = Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId');
+  const proxyGroupId = Fn.GetAtt(N.ProxySecurityGroup, 'GroupId');
+  const pg = { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 };
+  return {
+    [N.ProxySecurityGroup]: new EC2.SecurityGroup({
+      GroupDescription: `Catalog ${config.name} RDS Proxy: from the Lambda functions to the database only`,
+      VpcId: vpcId,
+      // Replaced by ProxyToDatabaseEgress: a group created without egress rules would allow all.
+      SecurityGroupEgress: [{ IpProtocol: '-1', CidrIp: '127.0.0.1/32', Description: 'no egress but the rule below' }],
+      Tags: tags(config, { Name: `catalog-${config.name}-proxy` }),
+    }),
+    [N.LambdaToProxyEgress]: new EC2.SecurityGroupEgress({ GroupId: lambdaGroupId, ...pg, DestinationSecurityGroupId: proxyGroupId, Description: 'PostgreSQL to RDS Proxy' }),
+    [N.ProxyIngressFromLambda]: new EC2.SecurityGroupIngress({ GroupId: proxyGroupId, ...pg, SourceSecurityGroupId: lambdaGroupId, Description: 'PostgreSQL from the Lambda functions only' }),
+    [N.ProxyToDatabaseEgress]: new EC2.SecurityGroupEgress({ GroupId: proxyGroupId, ...pg, DestinationSecurityGroupId: databaseGroupId, Description: 'PostgreSQL to the database' }),
+    [N.DatabaseIngressFromProxy]: new EC2.SecurityGroupIngress({ GroupId: databaseGroupId, ...pg, SourceSecurityGroupId: proxyGroupId, Description: 'PostgreSQL from RDS Proxy' }),
+  };
+}
+
 /** Interface endpoints for the AWS APIs the functions call, and the S3 gateway endpoint. */
 function endpointResources({ vpcId, subnetIds, routeTableIds }: Placement): Record<string, ResourceBase> {
   const resources: Record<string, ResourceBase> = {};
@@ -146,6 +171,7 @@ export function buildNetworkStack(config: EnvConfig): Template {
     Resources: {
       ...(n.mode === 'create' ? { ...vpcResources(config, n), ...flowLogResources(config) } : {}),
       ...securityGroupResources(config, where),
+      ...proxySecurityGroupResources(config, where),
       ...endpointResources(where),
     },
     Outputs: {
@@ -153,6 +179,7 @@ export function buildNetworkStack(config: EnvConfig): Template {
       [OUT.SubnetIds]: { Description: 'Private subnets (two AZs), comma-separated', Value: Fn.Join(',', where.subnetIds) },
       [OUT.LambdaSecurityGroupId]: { Description: 'Security group of the in-VPC functions', Value: Fn.GetAtt(N.LambdaSecurityGroup, 'GroupId') },
       [OUT.DbSecurityGroupId]: { Description: 'Security group of the database', Value: Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId') },
+      ...(config.database.proxy?.enabled ? { [OUT.ProxySecurityGroupId]: { Description: 'Security group of RDS Proxy', Value: Fn.GetAtt(N.ProxySecurityGroup, 'GroupId') } } : {}),
     },
   };
 }

@@ -205,6 +205,94 @@ function pollerAlarms(config: EnvConfig): AlarmSpec[] {
   }));
 }
 
+/** The two poller functions, by the seed's names for their metrics. */
+const POLLER_FUNCTIONS = ['check-catalog-status', 'update-catalog-db'] as const satisfies readonly FunctionName[];
+
+/** The longest a poll run is meant to wait: maxAttempts checks, each after the (largest) interval. */
+export function pollBudgetSeconds(config: EnvConfig): number {
+  const p = config.poller;
+  return p.maxAttempts * (p.backoff?.maxIntervalSeconds ?? p.intervalSeconds);
+}
+
+/**
+ * An execution that ran over 80 % of the poll budget (the seed: 150 checks × 20 s = 50 minutes):
+ * the external service is slow to report, or each check takes long. ExecutionTime is emitted per
+ * finished execution, so the Maximum over 5 minutes is the slowest one that finished.
+ */
+function pollerExecutionTimeAlarm(config: EnvConfig): AlarmSpec {
+  const budget = pollBudgetSeconds(config);
+  const thresholdMs = Math.round(budget * 0.8 * 1000);
+  return {
+    id: O.PollerExecutionTimeAlarm,
+    name: `catalog-${config.name}-poller-execution-time`,
+    description: `A Catalog Status Poller execution took over ${thresholdMs / 1000} s, 80 % of its poll budget (${config.poller.maxAttempts} checks × ${budget / config.poller.maxAttempts} s)`,
+    gate: false,
+    condition: {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionTime',
+      Dimensions: [{ Name: 'StateMachineArn', Value: Fn.Ref(OUT.StateMachineArn) }],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: thresholdMs,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
+  };
+}
+
+/** Throttles of the poller's two functions: a throttled check delays every waiting catalog. */
+function pollerThrottlesAlarm(config: EnvConfig): AlarmSpec {
+  return {
+    id: O.PollerThrottlesAlarm,
+    name: `catalog-${config.name}-poller-throttles`,
+    description: 'Catalog Status Poller functions are being throttled',
+    gate: false,
+    condition: {
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      Metrics: [
+        ...POLLER_FUNCTIONS.map((fn, i): MetricDataQuery => ({ Id: `t${i}`, ReturnData: false, MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: functionDimensions(fn) }, Period: 300, Stat: 'Sum' } })),
+        { Id: 'total', Label: 'poller throttles', Expression: POLLER_FUNCTIONS.map((_, i) => `t${i}`).join(' + '), ReturnData: true },
+      ],
+    },
+  };
+}
+
+/**
+ * Free storage under half of what storage autoscaling reacts to. RDS grows storage when free space
+ * stays under 10 % of the allocation for 5 minutes (and at most every 6 hours, up to
+ * maxAllocatedStorageGb): under 5 % of the allocation means it cannot keep up or has reached its
+ * maximum. Without autoscaling (max = allocated) the alarm is at 10 %. The allocation here is the
+ * template's; once autoscaling has grown it, the alarm fires later in relative terms, never earlier.
+ */
+export function freeStorageThresholdBytes(config: EnvConfig): number {
+  const db = config.database;
+  const share = db.maxAllocatedStorageGb > db.allocatedStorageGb ? 0.05 : 0.1;
+  return Math.max(1, Math.round(db.allocatedStorageGb * share)) * 1024 ** 3;
+}
+
+function freeStorageSpaceAlarm(config: EnvConfig): AlarmSpec {
+  const gib = freeStorageThresholdBytes(config) / 1024 ** 3;
+  return {
+    id: O.FreeStorageSpaceAlarm,
+    name: `catalog-${config.name}-db-free-storage`,
+    description: `Database free storage under ${gib} GiB for ${config.alarms.evaluationMinutes} minutes (${config.database.maxAllocatedStorageGb > config.database.allocatedStorageGb ? 'half of the 10 % storage autoscaling reacts to' : '10 % of the allocation'})`,
+    gate: false,
+    condition: {
+      Namespace: 'AWS/RDS',
+      MetricName: 'FreeStorageSpace',
+      Dimensions: [{ Name: 'DBInstanceIdentifier', Value: Fn.Ref(OUT.DbInstanceIdentifier) }],
+      Statistic: 'Minimum',
+      Period: PERIOD,
+      EvaluationPeriods: config.alarms.evaluationMinutes,
+      DatapointsToAlarm: config.alarms.evaluationMinutes,
+      Threshold: freeStorageThresholdBytes(config),
+      ComparisonOperator: 'LessThanThreshold',
+    },
+  };
+}
+
 function alarmSpecs(config: EnvConfig): AlarmSpec[] {
   return [
     api5xxRateAlarm(config),
@@ -215,6 +303,9 @@ function alarmSpecs(config: EnvConfig): AlarmSpec[] {
     throttlesAlarm(config),
     ...FUNCTION_NAMES.map((fn) => functionErrorsAlarm(config, fn)),
     ...pollerAlarms(config),
+    pollerExecutionTimeAlarm(config),
+    pollerThrottlesAlarm(config),
+    freeStorageSpaceAlarm(config),
   ];
 }
 
@@ -286,10 +377,26 @@ function dashboardResource(config: EnvConfig) {
       widget('Lambda errors', API_FUNCTIONS.map((fn) => ['AWS/Lambda', 'Errors', 'FunctionName', `\${${fnIds(fn).functionNameOutput}}`, { stat: 'Sum' }]), 6, 0),
       widget('Lambda concurrency', [['AWS/Lambda', 'ConcurrentExecutions', { stat: 'Maximum' }]], 6, 12),
       widget('Database CPU and connections', [db('CPUUtilization'), db('DatabaseConnections')], 12, 0),
-      widget('Status poller executions', [poller('ExecutionsSucceeded'), poller('ExecutionsFailed'), poller('ExecutionsTimedOut')], 12, 12),
+      widget('Status poller executions', [poller('ExecutionsStarted'), poller('ExecutionsSucceeded'), poller('ExecutionsFailed'), poller('ExecutionsTimedOut')], 12, 12),
+      ...pollerAndStorageWidgets(config, widget),
     ],
   };
   return new CloudWatch.Dashboard({ DashboardName: `catalog-${config.name}`, DashboardBody: sub(JSON.stringify(body)) });
+}
+
+/** The seed's poller metrics (ExecutionTime; Invocations, Duration, Throttles of its two functions), storage, and the proxy. */
+function pollerAndStorageWidgets(config: EnvConfig, widget: (title: string, metrics: unknown[], y: number, x: number) => unknown) {
+  const fnMetric = (fn: FunctionName, m: string, stat: string) => ['AWS/Lambda', m, 'FunctionName', `\${${fnIds(fn).functionNameOutput}}`, { stat }];
+  const proxy = (m: string) => ['AWS/RDS', m, 'ProxyName', `\${${OUT.DbProxyName}}`, { stat: 'Maximum' }];
+  return [
+    widget('Status poller execution time (ms)', [['AWS/States', 'ExecutionTime', 'StateMachineArn', `\${${OUT.StateMachineArn}}`, { stat: 'Average' }], ['AWS/States', 'ExecutionTime', 'StateMachineArn', `\${${OUT.StateMachineArn}}`, { stat: 'Maximum' }]], 18, 0),
+    widget('Poller functions: invocations and throttles', POLLER_FUNCTIONS.flatMap((fn) => [fnMetric(fn, 'Invocations', 'Sum'), fnMetric(fn, 'Throttles', 'Sum')]), 18, 12),
+    widget('Poller functions: duration p50 / max (ms)', POLLER_FUNCTIONS.flatMap((fn) => [fnMetric(fn, 'Duration', 'p50'), fnMetric(fn, 'Duration', 'Maximum')]), 24, 0),
+    widget('Database free storage (bytes)', [['AWS/RDS', 'FreeStorageSpace', 'DBInstanceIdentifier', `\${${OUT.DbInstanceIdentifier}}`, { stat: 'Minimum' }]], 24, 12),
+    ...(config.database.proxy?.enabled
+      ? [widget('RDS Proxy connections (client, database, pinned)', [proxy('ClientConnections'), proxy('DatabaseConnections'), proxy('DatabaseConnectionsCurrentlySessionPinned'), proxy('MaxDatabaseConnectionsAllowed')], 30, 0)]
+      : []),
+  ];
 }
 
 // --- The stack ---
@@ -305,6 +412,7 @@ function observabilityParameters(config: EnvConfig): Record<string, Parameter> {
     [OUT.DbInstanceIdentifier]: fromStorage,
   };
   if (config.database.readReplicas > 0) parameters[OUT.DbReplicaIdentifier] = fromStorage;
+  if (config.database.proxy?.enabled) parameters[OUT.DbProxyName] = fromStorage;
   for (const fn of FUNCTION_NAMES) parameters[fnIds(fn).functionNameOutput] = fromService;
   return parameters;
 }

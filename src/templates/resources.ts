@@ -17,6 +17,9 @@
  * - AWS::ApiGateway::Method `RequestParameters`: values are whether the parameter is required
  *   (boolean; the registry schema admits boolean or string), typed string only: `ApiGatewayMethod`
  *   below (Template Reference, AWS::ApiGateway::Method RequestParameters; API Gateway PutMethod).
+ * - AWS::RDS::DBProxy `DefaultAuthScheme` (`IAM_AUTH`: end-to-end IAM authentication, added to
+ *   CloudFormation in 2025), with which `Auth` is optional: `RdsDbProxy` below (Template Reference,
+ *   AWS::RDS::DBProxy DefaultAuthScheme; the registry schema cfn-lint ships lists it).
  * - `Fn::If` where a property's type is an object (e.g. AWS::Lambda::Alias
  *   ProvisionedConcurrencyConfig): only `Value<T>` properties admit an intrinsic in these types,
  *   CloudFormation admits Fn::If on any property. `ifProperty()` in ./cfn.ts.
@@ -54,6 +57,8 @@ import logsLogGroup from 'cloudform-types/types/logs/logGroup.js';
 import logsMetricFilter from 'cloudform-types/types/logs/metricFilter.js';
 import rdsDbInstance from 'cloudform-types/types/rds/dbInstance.js';
 import rdsDbParameterGroup from 'cloudform-types/types/rds/dbParameterGroup.js';
+import rdsDbProxy, { type DBProxyProperties } from 'cloudform-types/types/rds/dbProxy.js';
+import rdsDbProxyTargetGroup from 'cloudform-types/types/rds/dbProxyTargetGroup.js';
 import rdsDbSubnetGroup from 'cloudform-types/types/rds/dbSubnetGroup.js';
 import secretsManagerRotationSchedule from 'cloudform-types/types/secretsManager/rotationSchedule.js';
 import secretsManagerSecret from 'cloudform-types/types/secretsManager/secret.js';
@@ -99,6 +104,18 @@ class ApiGatewayMethod extends apiGatewayMethod.default {
   }
 }
 
+/** Gap: AWS::RDS::DBProxy `DefaultAuthScheme`; `Auth` (secrets) is optional with IAM_AUTH. */
+export interface RdsDbProxyProperties extends Omit<DBProxyProperties, 'Auth'> {
+  Auth?: DBProxyProperties['Auth'];
+  DefaultAuthScheme?: Value<'IAM_AUTH' | 'NONE'>;
+}
+class RdsDbProxy extends rdsDbProxy.default {
+  constructor(properties: RdsDbProxyProperties) {
+    // Cast to the base class's type only: it stores the properties as given.
+    super(properties as DBProxyProperties);
+  }
+}
+
 export type RemovalPolicy = keyof typeof DeletionPolicy;
 /**
  * Gap: `ResourceBase` has no `UpdateReplacePolicy` attribute. Every stateful resource here keeps
@@ -141,7 +158,7 @@ export const Lambda = {
   Version: lambdaVersion.default,
 };
 export const Logs = { LogGroup: logsLogGroup.default, MetricFilter: logsMetricFilter.default };
-export const RDS = { DBInstance: rdsDbInstance.default, DBParameterGroup: rdsDbParameterGroup.default, DBSubnetGroup: rdsDbSubnetGroup.default };
+export const RDS = { DBInstance: rdsDbInstance.default, DBParameterGroup: rdsDbParameterGroup.default, DBProxy: RdsDbProxy, DBProxyTargetGroup: rdsDbProxyTargetGroup.default, DBSubnetGroup: rdsDbSubnetGroup.default };
 export const SecretsManager = { RotationSchedule: secretsManagerRotationSchedule.default, Secret: secretsManagerSecret.default };
 export const SNS = { Subscription: snsSubscription.default, Topic: snsTopic.default, TopicPolicy: snsTopicPolicy.default };
 export const StepFunctions = { StateMachine: stepFunctionsStateMachine.default };

@@ -81,6 +81,27 @@ function pgLayerResource(config: EnvConfig) {
 
 const readDbSecret: PolicyStatement[] = [allow('secretsmanager:GetSecretValue', Fn.Ref(OUT.AppDbSecretArn)), allow('kms:Decrypt', Fn.Ref(OUT.SecretsKmsKeyArn))];
 
+/** Functions whose writes go through RDS Proxy when the env has one (migrate connects to the instance as the master). */
+const PROXY_FUNCTIONS: readonly FunctionName[] = ['list-datasets', 'get-dataset', 'write-dataset', 'update-catalog-db', 'audit-relay'];
+const viaProxy = (config: EnvConfig, fn: FunctionName) => config.database.proxy?.enabled === true && PROXY_FUNCTIONS.includes(fn);
+
+/** Through RDS Proxy: log in as the IAM database user with a token (rds-db:connect on the proxy's resource id). */
+function proxyConnectPolicy(config: EnvConfig, fn: FunctionName): PolicyStatement[] {
+  if (!viaProxy(config, fn)) return [];
+  return [allow('rds-db:connect', sub(`arn:\${AWS::Partition}:rds-db:\${AWS::Region}:\${AWS::AccountId}:dbuser:\${${OUT.DbProxyResourceId}}/${config.database.appUsername}_iam`))];
+}
+
+/** Where writes connect when the env has a proxy, and how successful requests are logged. */
+function proxyAndLoggingEnvironment(config: EnvConfig, fn: FunctionName): Record<string, Value<string>> {
+  return {
+    ...(viaProxy(config, fn) ? { DB_PROXY_HOST: Fn.Ref(OUT.DbProxyEndpoint), DB_IAM_USER: `${config.database.appUsername}_iam` } : {}),
+    // The seed: success logs sampled (1 % in prod), errors always logged (src/handlers/shared/http.ts).
+    ...(isApi(fn) && fn !== 'authorizer' ? { LOG_SUCCESS_SAMPLE_RATE: String(config.logging.successLogSampleRate) } : {}),
+    // migrate creates the IAM user the proxy path logs in as.
+    ...(fn === 'migrate' && config.database.proxy?.enabled ? { DB_IAM_USER: `${config.database.appUsername}_iam` } : {}),
+  };
+}
+
 /** Only what each function calls: its own log group, X-Ray, the secrets and APIs its handler uses. */
 function functionPolicies(fn: FunctionName): PolicyStatement[] {
   const logs = allow(['logs:CreateLogStream', 'logs:PutLogEvents'], Fn.GetAtt(fnIds(fn).logGroup, 'Arn'));
@@ -144,7 +165,7 @@ function functionRoleResource(config: EnvConfig, fn: FunctionName) {
     Description: `Catalog ${config.name} ${fn}: only what this function needs`,
     AssumeRolePolicyDocument: assumeRole('lambda.amazonaws.com'),
     ManagedPolicyArns: DB_FUNCTIONS.includes(fn) ? [sub('arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole')] : [],
-    Policies: [rolePolicy(`${fn}-least-privilege`, functionPolicies(fn))],
+    Policies: [rolePolicy(`${fn}-least-privilege`, [...functionPolicies(fn), ...proxyConnectPolicy(config, fn)])],
     Tags: tags(config),
   });
 }
@@ -164,7 +185,7 @@ function functionResource(config: EnvConfig, fn: FunctionName) {
     Timeout: settings.timeoutSeconds,
     Role: Fn.GetAtt(id.role, 'Arn'),
     KmsKeyArn: Fn.Ref(OUT.SecretsKmsKeyArn),
-    Environment: { Variables: functionEnvironment(config, fn) },
+    Environment: { Variables: { ...functionEnvironment(config, fn), ...proxyAndLoggingEnvironment(config, fn) } },
     TracingConfig: { Mode: 'Active' },
     LoggingConfig: { LogFormat: 'JSON', LogGroup: Fn.Ref(id.logGroup) },
     Layers: inVpc ? [Fn.Ref(S.PgLayer)] : undefined,
@@ -501,6 +522,10 @@ function serviceParameters(config: EnvConfig): Record<string, Parameter> {
       Description: 'API Gateway cache size (GB), used when caching is on',
     },
   };
+  if (config.database.proxy?.enabled) {
+    parameters[OUT.DbProxyEndpoint] = { Type: 'String', Description: 'RDS Proxy endpoint (catalog-storage output)' };
+    parameters[OUT.DbProxyResourceId] = { Type: 'String', Description: 'RDS Proxy resource id (catalog-storage output)' };
+  }
   for (const fn of FUNCTION_NAMES) parameters[fnIds(fn).codeKey] = { ...zipKey, Description: `S3 key of the ${fn} zip (from the package manifest)` };
   for (const fn of API_FUNCTIONS) {
     parameters[fnIds(fn).liveVersion] = { Type: 'String', Default: '', AllowedPattern: '^[0-9]*$', Description: `Version the ${fn} live alias serves now; filled by catalogctl from the live alias` };

@@ -68,7 +68,7 @@ describe('db restore: plan and steps (emulator RDS and Secrets Manager, scripted
     const stacks = new Map<string, StackSummary>();
     const put = (name: string, outputs: Record<string, string>, parameters: Record<string, string> = {}) =>
       stacks.set(name, { name, status: 'UPDATE_COMPLETE', outputs, parameters, tags: { 'catalog:env': 'dev' } });
-    put('catalog-storage', { DbInstanceIdentifier: 'catalog-storage-database-old1', DbMasterSecretArn: oldMaster, DbKmsKeyArn: keyArn }, { RestoreSourceDBInstanceIdentifier: '', RestoreTime: '', RestoreUseLatestRestorableTime: 'false', RestoreDBSnapshotIdentifier: '', RestoredMasterSecretArn: '' });
+    put('catalog-storage', { DbInstanceIdentifier: 'catalog-storage-database-old1', DbMasterSecretArn: oldMaster, DbKmsKeyArn: keyArn }, { RestoreSourceDBInstanceIdentifier: '', RestoreTime: '', RestoreDBSnapshotIdentifier: '', RestoredMasterSecretArn: '' });
     put('catalog-secrets', { AppDbSecretArn: app.ARN! });
     put('catalog-service', { FunctionNameMigrate: 'catalog-dev-migrate', FunctionNameAuditRelay: 'catalog-dev-audit-relay' });
     const cloudformation: Pick<CloudFormationApi, 'describeStack'> = { describeStack: async (n) => stacks.get(n) };
@@ -140,7 +140,7 @@ describe('db restore: plan and steps (emulator RDS and Secrets Manager, scripted
     const { deps, deploys, invokes, appArn } = await world();
     const plan = await planRestore(config, deps, { kind: 'latest' });
     assert.equal(plan.steps.length, 7);
-    assert.deepEqual(plan.overrides, { RestoreSourceDBInstanceIdentifier: 'catalog-storage-database-old1', RestoreTime: '', RestoreUseLatestRestorableTime: 'true', RestoreDBSnapshotIdentifier: '', RestoredMasterSecretArn: plan.overrides.RestoredMasterSecretArn });
+    assert.deepEqual(plan.overrides, { RestoreSourceDBInstanceIdentifier: 'catalog-storage-database-old1', RestoreTime: '', RestoreDBSnapshotIdentifier: '', RestoredMasterSecretArn: plan.overrides.RestoredMasterSecretArn });
     // Nothing changed by planning.
     assert.equal((await rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual' }))).DBSnapshots?.length ?? 0, 0);
     assert.equal(deploys.length, 0);
@@ -161,7 +161,7 @@ describe('db restore: plan and steps (emulator RDS and Secrets Manager, scripted
     assert.deepEqual(
       deploys.map((d) => ({ stacks: d.stacks, keys: Object.keys(d.overrides?.['catalog-storage'] ?? {}) })),
       [
-        { stacks: ['catalog-storage'], keys: ['RestoreSourceDBInstanceIdentifier', 'RestoreTime', 'RestoreUseLatestRestorableTime', 'RestoreDBSnapshotIdentifier', 'RestoredMasterSecretArn'] },
+        { stacks: ['catalog-storage'], keys: ['RestoreSourceDBInstanceIdentifier', 'RestoreTime', 'RestoreDBSnapshotIdentifier', 'RestoredMasterSecretArn'] },
         { stacks: ['catalog-storage'], keys: ['RestoredMasterSecretArn'] },
         { stacks: ['catalog-secrets', 'catalog-service', 'catalog-observability'], keys: [] },
       ],
@@ -199,6 +199,6 @@ describe('db restore: plan and steps (emulator RDS and Secrets Manager, scripted
     stacks.set('catalog-storage', { ...s, status: 'UPDATE_IN_PROGRESS' });
     await assert.rejects(planRestore(config, deps, { kind: 'latest' }), /catalog-storage is UPDATE_IN_PROGRESS/);
     stacks.set('catalog-storage', { ...s, parameters: {} });
-    await assert.rejects(planRestore(config, deps, { kind: 'latest' }), /has no RestoreSourceDBInstanceIdentifier, RestoreTime, RestoreUseLatestRestorableTime, RestoreDBSnapshotIdentifier parameter/);
+    await assert.rejects(planRestore(config, deps, { kind: 'latest' }), /has no RestoreSourceDBInstanceIdentifier, RestoreTime, RestoreDBSnapshotIdentifier parameter/);
   });
 });
