@@ -66,7 +66,11 @@ export interface DatabaseNeeds {
 
 export function databaseNeeds(config: EnvConfig, storage: Record<string, unknown> | undefined): DatabaseNeeds {
   const resources = (storage?.Resources ?? {}) as Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
-  const writer = Object.values(resources).find((r) => r.Type === 'AWS::RDS::DBInstance' && r.Properties?.SourceDBInstanceIdentifier === undefined)?.Properties ?? {};
+  // The writer has no source, or only a conditional one (a `db restore`); a replica's is a plain Ref.
+  const conditional = (v: unknown) => typeof v === 'object' && v !== null && 'Fn::If' in v;
+  const writer = Object.values(resources).find((r) => r.Type === 'AWS::RDS::DBInstance' && (r.Properties?.SourceDBInstanceIdentifier === undefined || conditional(r.Properties.SourceDBInstanceIdentifier)))?.Properties ?? {};
+  // Encrypted as created; left out only for a restored instance, which inherits the encrypted source's key.
+  const encrypted = writer.StorageEncrypted === true || (conditional(writer.StorageEncrypted) && (writer.StorageEncrypted as { 'Fn::If': unknown[] })['Fn::If'][2] === true);
   const db = config.database;
   return {
     engine: typeof writer.Engine === 'string' ? writer.Engine : 'postgres',
@@ -75,7 +79,7 @@ export function databaseNeeds(config: EnvConfig, storage: Record<string, unknown
     multiAz: db.multiAz,
     readReplicas: db.readReplicas > 0,
     storageType: typeof writer.StorageType === 'string' ? writer.StorageType : undefined,
-    encrypted: writer.StorageEncrypted === true,
+    encrypted,
     performanceInsights: db.performanceInsights,
     allocatedGb: db.allocatedStorageGb,
     storageAutoscaling: db.maxAllocatedStorageGb > db.allocatedStorageGb,

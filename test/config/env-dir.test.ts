@@ -150,7 +150,7 @@ describe('env dirs', () => {
     // any AWS call, database or server starts (the endpoint below would refuse connections anyway).
     it('answers a bad one with exit 2 and its problems, one per line', async () => {
       await writeFile(join(dir, 'dev.yaml'), (await readFile(join(dir, 'dev.yaml'), 'utf8')).replace('multiAz: false', 'multiAz: nope').replace('stageName: dev', 'stageNme: dev'));
-      const expected = `catalogctl: ${shown}/dev.yaml:15:3 database.multiAz: must be a boolean (true or false)\n${shown}/dev.yaml:20:3 api.stageNme: unknown key (did you mean stageName?)\n`;
+      const expected = `catalogctl: ${shown}/dev.yaml:15:3 database.multiAz: must be a boolean (true or false)\n${shown}/dev.yaml:25:3 api.stageNme: unknown key (did you mean stageName?)\n`;
       const aws = { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
       const commands = [
         ['render', '--env', 'dev', '--out', join(dir, 'out')],

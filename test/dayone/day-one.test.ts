@@ -179,7 +179,7 @@ describe('day one: an empty account, the packaged zips, the rendered templates',
 
     // What RDS creates with ManageMasterUserPassword: a secret named rds!db-…, only {username, password}.
     masterSecretArn = (await sm.send(new CreateSecretCommand({ Name: `rds!db-${randomUUID()}`, SecretString: JSON.stringify(cluster.master) }))).ARN!;
-    const appSecret = await appSecretFromTemplate(sm, { DbEndpointAddress: cluster.host, DbEndpointPort: String(cluster.port), DbMasterSecretArn: masterSecretArn });
+    const appSecret = await appSecretFromTemplate(sm, { AppDbSecretHost: cluster.host, AppDbSecretPort: String(cluster.port), AppDbSecretMasterArn: masterSecretArn });
     initialAppPassword = (JSON.parse(appSecret) as { password: string }).password;
     appSecretArn = (await sm.send(new CreateSecretCommand({ Name: `catalog-${ENV}-AppDbSecret-${randomUUID().slice(0, 8)}`, SecretString: appSecret }))).ARN!;
 
