@@ -60,7 +60,7 @@ describe('catalogctl completion', function () {
   });
 
   it('offers subcommands and argument choices', () => {
-    assert.deepEqual(complete(['catalogctl', 'db', '']), ['migrate']);
+    assert.deepEqual(complete(['catalogctl', 'db', '']), ['migrate', 'restore']);
     assert.deepEqual(complete(['catalogctl', 'local', '']), ['token']);
     assert.deepEqual(complete(['catalogctl', 'completion', '']), ['bash', 'fish', 'zsh']);
   });
