@@ -48,9 +48,17 @@ interface Route {
   cacheKeys: string[];
 }
 
+/**
+ * What every cached GET keys on besides its own parameters: API Gateway answers a cache hit after
+ * the authorizer, to whoever matches the key (the key is built from method request parameters
+ * only, never from the authorizer's context). The caller's token keeps one tenant's page from
+ * another; If-None-Match keeps a cached 304 from a client that sent no validator.
+ */
+const CALLER_CACHE_KEYS = ['method.request.header.Authorization', 'method.request.header.If-None-Match'] as const;
+
 const ROUTES: Route[] = [
-  { id: 'ListDatasets', method: 'GET', resource: S.DatasetsResource, fn: 'list-datasets', cacheKeys: ['method.request.querystring.limit', 'method.request.querystring.cursor'] },
-  { id: 'GetDataset', method: 'GET', resource: S.DatasetResource, fn: 'get-dataset', cacheKeys: ['method.request.path.id'] },
+  { id: 'ListDatasets', method: 'GET', resource: S.DatasetsResource, fn: 'list-datasets', cacheKeys: [...CALLER_CACHE_KEYS, 'method.request.querystring.limit', 'method.request.querystring.cursor'] },
+  { id: 'GetDataset', method: 'GET', resource: S.DatasetResource, fn: 'get-dataset', cacheKeys: [...CALLER_CACHE_KEYS, 'method.request.path.id'] },
   { id: 'CreateDataset', method: 'POST', resource: S.DatasetsResource, fn: 'write-dataset', cacheKeys: [] },
   { id: 'UpdateDataset', method: 'PUT', resource: S.DatasetResource, fn: 'write-dataset', cacheKeys: ['method.request.path.id'] },
   { id: 'DeleteDataset', method: 'DELETE', resource: S.DatasetResource, fn: 'write-dataset', cacheKeys: ['method.request.path.id'] },
@@ -285,7 +293,8 @@ function routeMethodResource(r: Route) {
     HttpMethod: r.method,
     AuthorizationType: 'CUSTOM',
     AuthorizerId: Fn.Ref(S.JwtAuthorizer),
-    // Path parameters are required, query strings optional; both are cache keys where listed.
+    // Path parameters are required, query strings and headers optional (the authorizer already
+    // refuses a request without Authorization); each is a cache key where listed.
     RequestParameters: Object.fromEntries(r.cacheKeys.map((k) => [k, k.includes('.path.')])),
     Integration: {
       Type: 'AWS_PROXY',

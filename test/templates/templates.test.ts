@@ -63,6 +63,34 @@ describe('templates', () => {
     assert.equal(byType(svc, 'AWS::Lambda::Alias').length, 4);
   });
 
+  it('key every cached method on the caller (Authorization) and on If-None-Match, declared on the method, in every env that caches', () => {
+    const caller = ['method.request.header.Authorization', 'method.request.header.If-None-Match'];
+    for (const e of Object.keys(envs)) {
+      const svc = stack(e, 'service');
+      const pathOf = (ref: unknown): string => {
+        const id = (ref as { Ref?: string }).Ref;
+        if (!id) return '';
+        const p = svc.Resources[id]!.Properties;
+        return `${pathOf(p.ParentId)}/${String(p.PathPart)}`;
+      };
+      const stage = svc.Resources.ApiStage!.Properties as { CacheClusterEnabled: boolean; MethodSettings: { ResourcePath: string; HttpMethod: string; CachingEnabled?: boolean }[] };
+      const cached = stage.MethodSettings.filter((m) => m.CachingEnabled === true).map((m) => `${m.HttpMethod} ${m.ResourcePath.slice(1).replace(/~1/g, '/')}`);
+      // staging and prod cache both GET routes; dev caches nothing.
+      assert.deepEqual(cached.sort(), stage.CacheClusterEnabled ? ['GET /storage/v1/catalog/datasets', 'GET /storage/v1/catalog/datasets/{id}'] : [], e);
+      const methods = byType(svc, 'AWS::ApiGateway::Method').map(([id, m]) => ({ id, route: `${String(m.Properties.HttpMethod)} ${pathOf(m.Properties.ResourceId)}`, p: m.Properties as { RequestParameters?: Record<string, boolean>; Integration: { CacheKeyParameters?: string[] } } }));
+      for (const route of cached) {
+        const m = methods.find((x) => x.route === route);
+        assert.ok(m, `${e}: no method for cached ${route}`);
+        for (const k of caller) {
+          assert.ok(m.p.Integration.CacheKeyParameters?.includes(k), `${e} ${m.id}: ${k} not in CacheKeyParameters`);
+          assert.equal(m.p.RequestParameters?.[k], false, `${e} ${m.id}: ${k} not declared (optional) in RequestParameters`);
+        }
+      }
+      // The GET routes key on the caller in every env, so turning the cache on changes nothing else.
+      for (const m of methods.filter((x) => x.route.startsWith('GET '))) assert.deepEqual(caller.filter((k) => !m.p.Integration.CacheKeyParameters?.includes(k)), [], `${e} ${m.id}`);
+    }
+  });
+
   it('keep traffic moves out of change sets: aliases and stage follow Live* parameters; stage variables belong to release', () => {
     const svc = stack('dev', 'service');
     const alias = svc.Resources.ListDatasetsLiveAlias!.Properties;

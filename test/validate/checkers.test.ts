@@ -102,6 +102,74 @@ describe('validate: project rules', () => {
     ]);
   });
 
+  describe('API cache keys (CAT_API_CACHE_KEY_*)', () => {
+    const KEYS = ['method.request.header.Authorization', 'method.request.header.If-None-Match', 'method.request.querystring.limit'];
+    /** A REST API with a TOKEN authorizer, one GET and one POST under /datasets, and a caching stage. */
+    const api = (keys: string[] = KEYS): Obj => ({
+      Resources: {
+        Api: { Type: 'AWS::ApiGateway::RestApi', Properties: { Name: 'fx' } },
+        Datasets: { Type: 'AWS::ApiGateway::Resource', Properties: { RestApiId: { Ref: 'Api' }, ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: 'datasets' } },
+        Auth: { Type: 'AWS::ApiGateway::Authorizer', Properties: { RestApiId: { Ref: 'Api' }, Type: 'TOKEN', IdentitySource: 'method.request.header.Authorization' } },
+        ListMethod: {
+          Type: 'AWS::ApiGateway::Method',
+          Properties: {
+            RestApiId: { Ref: 'Api' },
+            ResourceId: { Ref: 'Datasets' },
+            HttpMethod: 'GET',
+            AuthorizationType: 'CUSTOM',
+            AuthorizerId: { Ref: 'Auth' },
+            RequestParameters: Object.fromEntries(keys.map((k) => [k, false])),
+            Integration: { Type: 'AWS_PROXY', CacheKeyParameters: keys },
+          },
+        },
+        CreateMethod: { Type: 'AWS::ApiGateway::Method', Properties: { RestApiId: { Ref: 'Api' }, ResourceId: { Ref: 'Datasets' }, HttpMethod: 'POST', AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: 'Auth' }, Integration: { Type: 'AWS_PROXY' } } },
+        Stage: { Type: 'AWS::ApiGateway::Stage', Properties: { RestApiId: { Ref: 'Api' }, CacheClusterEnabled: true, MethodSettings: [{ ResourcePath: '/*', HttpMethod: '*', CachingEnabled: false }, { ResourcePath: '/~1datasets', HttpMethod: 'GET', CachingEnabled: true }] } },
+      },
+    });
+    const rules = (t: Obj) => brief(checkRules('fx', 'catalog-service', t));
+
+    it('is clean when the cached GET keys on the identity source and If-None-Match, declared and listed', () => {
+      assert.deepEqual(rules(api()), []);
+      // Header names are case-insensitive.
+      assert.deepEqual(rules(api(['method.request.header.authorization', 'method.request.header.if-none-match'])), []);
+    });
+
+    it("reports a cached method whose key lacks the authorizer's identity source, or If-None-Match", () => {
+      assert.deepEqual(rules(api(KEYS.filter((k) => !k.endsWith('Authorization')))), ['catalog-service ListMethod CAT_API_CACHE_KEY_IDENTITY']);
+      const f = checkRules('fx', 'catalog-service', api(KEYS.filter((k) => !k.endsWith('If-None-Match'))));
+      assert.deepEqual(brief(f), ['catalog-service ListMethod CAT_API_CACHE_KEY_CONDITIONAL']);
+      assert.match(f[0]!.message, /^GET \/datasets \(cached on Stage\): method\.request\.header\.If-None-Match missing from CacheKeyParameters and RequestParameters/);
+    });
+
+    it('reports a key listed in CacheKeyParameters but not declared in RequestParameters', () => {
+      const t = api();
+      delete t.Resources.ListMethod.Properties.RequestParameters['method.request.header.Authorization'];
+      const f = checkRules('fx', 'catalog-service', t);
+      assert.deepEqual(brief(f), ['catalog-service ListMethod CAT_API_CACHE_KEY_IDENTITY']);
+      assert.match(f[0]!.message, /missing from RequestParameters;/);
+    });
+
+    it("takes the identity from a REQUEST authorizer's sources and from AWS_IAM; an open method needs If-None-Match only", () => {
+      const t = api(['method.request.header.If-None-Match']);
+      Object.assign(t.Resources.Auth.Properties, { Type: 'REQUEST', IdentitySource: 'method.request.header.X-Tenant, method.request.querystring.key, context.sourceIp' });
+      assert.deepEqual(rules(t), ['catalog-service ListMethod CAT_API_CACHE_KEY_IDENTITY', 'catalog-service ListMethod CAT_API_CACHE_KEY_IDENTITY']);
+      Object.assign(t.Resources.ListMethod.Properties, { AuthorizationType: 'AWS_IAM', AuthorizerId: undefined });
+      assert.deepEqual(rules(t), ['catalog-service ListMethod CAT_API_CACHE_KEY_IDENTITY']);
+      t.Resources.ListMethod.Properties.AuthorizationType = 'NONE';
+      assert.deepEqual(rules(t), []);
+    });
+
+    it('follows what the stage caches: nothing without a cache cluster, GET by default, a method setting either way', () => {
+      const bare = api([]);
+      bare.Resources.Stage.Properties.CacheClusterEnabled = false;
+      assert.deepEqual(rules(bare), [], 'no cache cluster');
+      bare.Resources.Stage.Properties = { RestApiId: { Ref: 'Api' }, CacheClusterEnabled: true };
+      assert.deepEqual(rules(bare), ['catalog-service ListMethod CAT_API_CACHE_KEY_IDENTITY', 'catalog-service ListMethod CAT_API_CACHE_KEY_CONDITIONAL'], 'GET only, by default');
+      bare.Resources.Stage.Properties.MethodSettings = [{ ResourcePath: '/~1datasets', HttpMethod: 'GET', CachingEnabled: false }, { ResourcePath: '/*', HttpMethod: 'POST', CachingEnabled: true }];
+      assert.deepEqual(rules(bare), ['catalog-service CreateMethod CAT_API_CACHE_KEY_IDENTITY', 'catalog-service CreateMethod CAT_API_CACHE_KEY_CONDITIONAL'], 'a setting turns a method off or on');
+    });
+  });
+
   it('reports wildcard IAM actions', () => {
     const t = structuredClone(fixtureEnvironment()['catalog-service.json']) as Obj;
     t.Resources.CheckRole.Properties.Policies[0].PolicyDocument.Statement[0].Action = ['logs:*'];

@@ -101,6 +101,35 @@ const DEFECTS: Defect[] = [
     },
   },
   {
+    // dev renders the cache off; the defect turns it on, as staging and prod have it, with a key
+    // that no longer names the caller.
+    name: 'cache-key-without-caller',
+    inject: (r) => {
+      const svc = r['catalog-service.json']!;
+      const [, stage] = firstOf(svc, 'AWS::ApiGateway::Stage');
+      stage.Properties.CacheClusterEnabled = true;
+      for (const s of stage.Properties.MethodSettings) if (s.HttpMethod === 'GET') s.CachingEnabled = true;
+      const [id, method] = resourcesOf(svc, 'AWS::ApiGateway::Method').find(([, m]) => m.Properties.HttpMethod === 'GET' && m.Properties.Integration.CacheKeyParameters?.includes('method.request.querystring.cursor'))!;
+      const drop = 'method.request.header.Authorization';
+      method.Properties.Integration.CacheKeyParameters = method.Properties.Integration.CacheKeyParameters.filter((k: string) => k !== drop);
+      delete method.Properties.RequestParameters[drop];
+      return { stack: 'catalog-service', resource: id, rules: ['CAT_API_CACHE_KEY_IDENTITY'] };
+    },
+  },
+  {
+    name: 'cache-key-without-if-none-match',
+    inject: (r) => {
+      const svc = r['catalog-service.json']!;
+      const [, stage] = firstOf(svc, 'AWS::ApiGateway::Stage');
+      stage.Properties.CacheClusterEnabled = true;
+      for (const s of stage.Properties.MethodSettings) if (s.HttpMethod === 'GET') s.CachingEnabled = true;
+      const [id, method] = resourcesOf(svc, 'AWS::ApiGateway::Method').find(([, m]) => m.Properties.HttpMethod === 'GET' && m.Properties.RequestParameters?.['method.request.path.id'] !== undefined)!;
+      const drop = 'method.request.header.If-None-Match';
+      method.Properties.Integration.CacheKeyParameters = method.Properties.Integration.CacheKeyParameters.filter((k: string) => k !== drop);
+      return { stack: 'catalog-service', resource: id, rules: ['CAT_API_CACHE_KEY_CONDITIONAL'] };
+    },
+  },
+  {
     name: 'asl-next-nowhere',
     inject: (r) => {
       const svc = r['catalog-service.json']!;
