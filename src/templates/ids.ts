@@ -94,6 +94,7 @@ export const OBSERVABILITY = ids(
   'ReplicaLagAlarm',
   'ConcurrencyAlarm',
   'ThrottlesAlarm',
+  'AuthorizerFailuresAlarm',
   'PollerFailedAlarm',
   'PollerTimedOutAlarm',
   'PollerExecutionTimeAlarm',

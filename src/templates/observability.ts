@@ -1,10 +1,12 @@
 /**
  * catalog-observability: the seed's alarms (5xx rate, p99 latency, auth failures, replica lag,
- * throttles and concurrency), poller failure and time-out alarms, per-function error alarms, an
+ * throttles and concurrency), poller failure and time-out alarms, per-function error alarms (the
+ * authorizer's on its own AuthorizerFailures metric), an
  * encrypted SNS topic for notifications and a dashboard. `AlarmNames` lists the alarms that gate
  * each traffic step of a release.
  */
 import { API_FUNCTIONS, FUNCTION_NAMES, type EnvConfig, type FunctionName } from '../config/types.ts';
+import { AUTHORIZER_METRICS } from '../handlers/authorizer/metrics.ts';
 import { Fn, kmsKey, policyDocument, sub, tags, type Output, type Parameter, type Template } from './cfn.ts';
 import { fnIds, OBSERVABILITY as O, OUT } from './ids.ts';
 import { CloudWatch, Logs, SNS, type AlarmProperties, type MetricDataQuery, type ResourceBase } from './resources.ts';
@@ -161,6 +163,31 @@ function throttlesAlarm(config: EnvConfig): AlarmSpec {
   };
 }
 
+/**
+ * The authorizer's own failures (JWKS unreachable, its settings missing, a crash), from the EMF
+ * lines it writes to its log group, which CloudWatch Logs turns into metrics. Not Lambda's Errors:
+ * API Gateway needs a thrown Unauthorized for a 401, so Errors counts every rejected token.
+ */
+function authorizerFailuresAlarm(config: EnvConfig): AlarmSpec {
+  return {
+    id: O.AuthorizerFailuresAlarm,
+    name: `catalog-${config.name}-authorizer-failures`,
+    description: 'authorizer could not decide (JWKS unreachable or invalid, settings missing, a crash); rejected tokens do not count',
+    gate: true,
+    condition: {
+      Namespace: AUTHORIZER_METRICS.namespace,
+      MetricName: AUTHORIZER_METRICS.failures,
+      Dimensions: functionDimensions('authorizer'),
+      Statistic: 'Sum',
+      Period: PERIOD,
+      EvaluationPeriods: config.alarms.evaluationMinutes,
+      DatapointsToAlarm: 2,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
+  };
+}
+
 /** Any invocation error; only the API functions' alarms gate a release. */
 function functionErrorsAlarm(config: EnvConfig, fn: FunctionName): AlarmSpec {
   return {
@@ -301,7 +328,7 @@ function alarmSpecs(config: EnvConfig): AlarmSpec[] {
     ...(config.database.readReplicas > 0 ? [replicaLagAlarm(config)] : []),
     concurrencyAlarm(config),
     throttlesAlarm(config),
-    ...FUNCTION_NAMES.map((fn) => functionErrorsAlarm(config, fn)),
+    ...FUNCTION_NAMES.map((fn) => (fn === 'authorizer' ? authorizerFailuresAlarm(config) : functionErrorsAlarm(config, fn))),
     ...pollerAlarms(config),
     pollerExecutionTimeAlarm(config),
     pollerThrottlesAlarm(config),
@@ -370,15 +397,23 @@ function dashboardResource(config: EnvConfig) {
   const apiM = (m: string, stat: string) => ['AWS/ApiGateway', m, 'ApiName', `\${${OUT.RestApiName}}`, 'Stage', `\${${OUT.StageName}}`, { stat }];
   const db = (m: string) => ['AWS/RDS', m, 'DBInstanceIdentifier', `\${${OUT.DbInstanceIdentifier}}`];
   const poller = (m: string) => ['AWS/States', m, 'StateMachineArn', `\${${OUT.StateMachineArn}}`, { stat: 'Sum' }];
+  const authorizer = (m: string) => [AUTHORIZER_METRICS.namespace, m, 'FunctionName', `\${${fnIds('authorizer').functionNameOutput}}`, { stat: 'Sum' }];
   const body = {
     widgets: [
       widget('API requests and 5xx', [apiM('Count', 'Sum'), apiM('5XXError', 'Sum'), apiM('4XXError', 'Sum')], 0, 0),
       widget('API latency p50 / p99 (ms)', [apiM('Latency', 'p50'), apiM('Latency', 'p99')], 0, 12),
-      widget('Lambda errors', API_FUNCTIONS.map((fn) => ['AWS/Lambda', 'Errors', 'FunctionName', `\${${fnIds(fn).functionNameOutput}}`, { stat: 'Sum' }]), 6, 0),
+      // The authorizer's Lambda Errors are mostly rejected tokens: it has a widget of its own.
+      widget(
+        'Lambda errors',
+        API_FUNCTIONS.filter((fn) => fn !== 'authorizer').map((fn) => ['AWS/Lambda', 'Errors', 'FunctionName', `\${${fnIds(fn).functionNameOutput}}`, { stat: 'Sum' }]),
+        6,
+        0,
+      ),
       widget('Lambda concurrency', [['AWS/Lambda', 'ConcurrentExecutions', { stat: 'Maximum' }]], 6, 12),
       widget('Database CPU and connections', [db('CPUUtilization'), db('DatabaseConnections')], 12, 0),
       widget('Status poller executions', [poller('ExecutionsStarted'), poller('ExecutionsSucceeded'), poller('ExecutionsFailed'), poller('ExecutionsTimedOut')], 12, 12),
       ...pollerAndStorageWidgets(config, widget),
+      widget('Authorizer failures and rejected tokens', [authorizer(AUTHORIZER_METRICS.failures), authorizer(AUTHORIZER_METRICS.rejections)], 30, 12),
     ],
   };
   return new CloudWatch.Dashboard({ DashboardName: `catalog-${config.name}`, DashboardBody: sub(JSON.stringify(body)) });

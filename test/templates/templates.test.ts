@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
 import { FUNCTION_NAMES } from '../../src/config/types.ts';
+import { AUTHORIZER_METRICS } from '../../src/handlers/authorizer/metrics.ts';
 import { buildTemplates, codeKeyParameter, renderEnvironment } from '../../src/templates/index.ts';
 import { checkInvariants } from '../../src/templates/invariants.ts';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
@@ -101,6 +102,38 @@ describe('templates', () => {
     for (const env of ['dev', 'staging', 'prod']) assert.equal(stack(env, 'service').Resources.ApiStage!.Properties.Variables, undefined, env);
     for (const k of ['RestApiId', 'StageName', 'StateMachineArn', 'FunctionNameListDatasets']) assert.ok(svc.Outputs[k], k);
     assert.ok(stack('dev', 'observability').Outputs.AlarmNames);
+  });
+
+  it("gate releases on the authorizer's own AuthorizerFailures, never on its Lambda Errors (every rejected token)", () => {
+    for (const e of Object.keys(envs)) {
+      const obs = stack(e, 'observability');
+      assert.equal(obs.Resources.AuthorizerErrorsAlarm, undefined, e);
+      assert.deepEqual(obs.Resources.AuthorizerFailuresAlarm!.Properties, {
+        AlarmName: `catalog-${e}-authorizer-failures`,
+        AlarmDescription: 'authorizer could not decide (JWKS unreachable or invalid, settings missing, a crash); rejected tokens do not count',
+        ActionsEnabled: true,
+        AlarmActions: [{ Ref: 'NotificationTopic' }],
+        OKActions: [{ Ref: 'NotificationTopic' }],
+        TreatMissingData: 'notBreaching',
+        Namespace: AUTHORIZER_METRICS.namespace,
+        MetricName: AUTHORIZER_METRICS.failures,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'FunctionNameAuthorizer' } }],
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: envs[e]!.alarms.evaluationMinutes,
+        DatapointsToAlarm: 2,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      const gating = (obs.Outputs.AlarmNames as { Value: { 'Fn::Join': [string, string[]] } }).Value['Fn::Join'][1];
+      assert.ok(gating.includes(`catalog-${e}-authorizer-failures`), e);
+      assert.ok(!gating.some((n) => n.includes('authorizer-errors')), e);
+      // Nothing watches Lambda's Errors for the authorizer, in alarms or on the dashboard.
+      for (const [id, r] of byType(obs, 'AWS::CloudWatch::Alarm')) assert.ok(!(r.Properties.MetricName === 'Errors' && JSON.stringify(r.Properties.Dimensions).includes('FunctionNameAuthorizer')), `${e} ${id}`);
+      const body = (obs.Resources.Dashboard!.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+      assert.ok(!body.includes('"Errors","FunctionName","${FunctionNameAuthorizer}"'), e);
+      assert.ok(body.includes(`"${AUTHORIZER_METRICS.namespace}","${AUTHORIZER_METRICS.failures}","FunctionName","\${FunctionNameAuthorizer}"`), e);
+    }
   });
 
   it('lets the state machine role invoke exactly its two functions', () => {
