@@ -72,6 +72,9 @@ export const SERVICE = ids(
   'AuditBus',
   'EvidenceLedgerRole',
   'AuditToEvidenceLedgerRule',
+  'AuditLogGroup',
+  'AuditLogRule',
+  'AuditLogResourcePolicy',
   'AuditRelaySchedule',
   'AuditRelaySchedulePermission',
   'PollerLogGroup',
@@ -135,6 +138,7 @@ export const OUT = ids(
   'ApiAccessLogGroupName',
   'StateMachineArn',
   'AuditBusName',
+  'AuditLogGroupName',
   // catalog-observability
   'AlarmNames',
   'NotificationTopicArn',

@@ -4,7 +4,7 @@
  * the resource type does not have, a value of the wrong type, or a missing required property.
  *
  * Each class is imported by its own deep path: the package index loads all 1,161 resource classes
- * (~250 ms over bare Node), these 38 about 12 ms unbundled and less in the CLI bundle
+ * (~250 ms over bare Node), these 41 about 12 ms unbundled and less in the CLI bundle
  * (bench/render.ts; test/templates/bundle.test.ts checks the bundle holds exactly these). The
  * package is CommonJS, so under NodeNext a class is its module's `.default`.
  *
@@ -55,6 +55,7 @@ import lambdaPermission from 'cloudform-types/types/lambda/permission.js';
 import lambdaVersion from 'cloudform-types/types/lambda/version.js';
 import logsLogGroup from 'cloudform-types/types/logs/logGroup.js';
 import logsMetricFilter from 'cloudform-types/types/logs/metricFilter.js';
+import logsResourcePolicy from 'cloudform-types/types/logs/resourcePolicy.js';
 import rdsDbInstance from 'cloudform-types/types/rds/dbInstance.js';
 import rdsDbParameterGroup from 'cloudform-types/types/rds/dbParameterGroup.js';
 import rdsDbProxy, { type DBProxyProperties } from 'cloudform-types/types/rds/dbProxy.js';
@@ -157,7 +158,7 @@ export const Lambda = {
   Permission: lambdaPermission.default,
   Version: lambdaVersion.default,
 };
-export const Logs = { LogGroup: logsLogGroup.default, MetricFilter: logsMetricFilter.default };
+export const Logs = { LogGroup: logsLogGroup.default, MetricFilter: logsMetricFilter.default, ResourcePolicy: logsResourcePolicy.default };
 export const RDS = { DBInstance: rdsDbInstance.default, DBParameterGroup: rdsDbParameterGroup.default, DBProxy: RdsDbProxy, DBProxyTargetGroup: rdsDbProxyTargetGroup.default, DBSubnetGroup: rdsDbSubnetGroup.default };
 export const SecretsManager = { RotationSchedule: secretsManagerRotationSchedule.default, Secret: secretsManagerSecret.default };
 export const SNS = { Subscription: snsSubscription.default, Topic: snsTopic.default, TopicPolicy: snsTopicPolicy.default };

@@ -18,6 +18,7 @@ import {
   ifProperty,
   logGroup,
   noValue,
+  policyDocument,
   rolePolicy,
   sub,
   tags,
@@ -29,7 +30,7 @@ import {
   type Value,
 } from './cfn.ts';
 import { CONDITION, fnIds, OUT, PARAM, routeIds, SERVICE as S } from './ids.ts';
-import { ApiGateway, Events, IAM, Lambda, removalPolicy, StepFunctions, type MethodSetting, type ResourceBase } from './resources.ts';
+import { ApiGateway, Events, IAM, Lambda, Logs, removalPolicy, StepFunctions, type MethodSetting, type ResourceBase } from './resources.ts';
 import { buildStateMachine } from './state-machine.ts';
 
 type Resources = Record<string, ResourceBase>;
@@ -443,9 +444,52 @@ function apiResources(config: EnvConfig): Resources {
 
 // --- Audit events to the Evidence Ledger, and the status poller ---
 
+/**
+ * A second rule on the audit bus delivers every catalog audit event to a log group, which
+ * `catalogctl verify` reads to see a synthetic write's event reach the bus the ledger is fed from.
+ * EventBridge writes to CloudWatch Logs under the group's resource policy, never a role (EventBridge
+ * User Guide, resource-based policies: no RoleArn for CloudWatch Logs targets); the target is the
+ * group's ARN without the `:*` its Arn attribute carries.
+ */
+function auditLogResources(config: EnvConfig): Resources {
+  const groupArn = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:\${${S.AuditLogGroup}}`;
+  const writers = { Service: ['events.amazonaws.com', 'delivery.logs.amazonaws.com'] };
+  return {
+    [S.AuditLogGroup]: logGroup(config, `/aws/events/catalog-${config.name}-audit`, Fn.Ref(OUT.SecretsKmsKeyArn)),
+    [S.AuditLogRule]: new Events.Rule({
+      Description: 'Delivers every catalog audit event to the audit log group (read by catalogctl verify)',
+      EventBusName: Fn.Ref(S.AuditBus),
+      EventPattern: { source: ['catalog.service'] },
+      State: 'ENABLED',
+      Targets: [{ Id: 'audit-log-group', Arn: sub(groupArn) }],
+    }),
+    // Account-wide and limited to 10 per region, hence one per env, named after it. Creating a
+    // stream needs no condition (the stream is empty); writing events only from this rule.
+    [S.AuditLogResourcePolicy]: new Logs.ResourcePolicy({
+      PolicyName: `catalog-${config.name}-audit-events`,
+      PolicyDocument: sub(
+        JSON.stringify(
+          policyDocument([
+            { Sid: 'EventBridgeCreatesStreams', Effect: 'Allow', Principal: writers, Action: 'logs:CreateLogStream', Resource: `${groupArn}:*` },
+            {
+              Sid: 'AuditRuleWritesEvents',
+              Effect: 'Allow',
+              Principal: writers,
+              Action: 'logs:PutLogEvents',
+              Resource: `${groupArn}:*`,
+              Condition: { ArnEquals: { 'aws:SourceArn': `\${${S.AuditLogRule}.Arn}` } },
+            },
+          ]),
+        ),
+      ),
+    }),
+  };
+}
+
 function auditResources(config: EnvConfig): Resources {
   const relay = fnIds('audit-relay').function;
   return {
+    ...auditLogResources(config),
     [S.AuditBus]: new Events.EventBus({ Name: `catalog-${config.name}-audit`, Tags: tags(config) }),
     [S.EvidenceLedgerRole]: new IAM.Role({
       Description: 'Lets the audit rule put events on the Evidence Ledger bus, nothing else',
@@ -563,6 +607,7 @@ function serviceOutputs(config: EnvConfig): Record<string, Output> {
     [OUT.ApiAccessLogGroupName]: { Description: 'Access log group (auth-failure metric)', Value: Fn.Ref(S.ApiAccessLogGroup) },
     [OUT.StateMachineArn]: { Description: 'Catalog Status Poller', Value: Fn.Ref(S.PollerStateMachine) },
     [OUT.AuditBusName]: { Description: 'Catalog audit bus', Value: Fn.Ref(S.AuditBus) },
+    [OUT.AuditLogGroupName]: { Description: 'Log group every audit event on the bus is delivered to (catalogctl verify reads it)', Value: Fn.Ref(S.AuditLogGroup) },
   };
 }
 

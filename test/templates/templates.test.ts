@@ -136,6 +136,35 @@ describe('templates', () => {
     }
   });
 
+  it('deliver every audit event on the bus to an encrypted log group verify reads, through a resource policy for that rule only', () => {
+    for (const e of Object.keys(envs)) {
+      const svc = stack(e, 'service');
+      const group = svc.Resources.AuditLogGroup!.Properties;
+      assert.deepEqual([group.LogGroupName, group.RetentionInDays, group.KmsKeyId], [`/aws/events/catalog-${e}-audit`, envs[e]!.logging.retentionDays, { Ref: 'SecretsKmsKeyArn' }], e);
+      const rule = svc.Resources.AuditLogRule!.Properties as { EventBusName: unknown; EventPattern: unknown; Targets: Record<string, unknown>[] };
+      assert.deepEqual(rule.EventBusName, { Ref: 'AuditBus' });
+      assert.deepEqual(rule.EventPattern, { source: ['catalog.service'] });
+      // The group's ARN without the ':*' its Arn attribute ends in, and no role: CloudWatch Logs targets take none.
+      assert.deepEqual(rule.Targets, [{ Id: 'audit-log-group', Arn: { 'Fn::Sub': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${AuditLogGroup}' } }]);
+      const policy = svc.Resources.AuditLogResourcePolicy!.Properties as { PolicyName: string; PolicyDocument: { 'Fn::Sub': string } };
+      assert.equal(policy.PolicyName, `catalog-${e}-audit-events`, 'one per env: resource policies are account-wide, 10 per region');
+      const doc = JSON.parse(policy.PolicyDocument['Fn::Sub']) as { Statement: { Principal: { Service: string[] }; Action: string; Resource: string; Condition?: unknown }[] };
+      const streams = 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${AuditLogGroup}:*';
+      assert.deepEqual(
+        doc.Statement.map((st) => [st.Principal.Service, st.Action, st.Resource, st.Condition]),
+        [
+          [['events.amazonaws.com', 'delivery.logs.amazonaws.com'], 'logs:CreateLogStream', streams, undefined],
+          [['events.amazonaws.com', 'delivery.logs.amazonaws.com'], 'logs:PutLogEvents', streams, { ArnEquals: { 'aws:SourceArn': '${AuditLogRule.Arn}' } }],
+        ],
+      );
+      assert.deepEqual(svc.Outputs.AuditLogGroupName, { Description: 'Log group every audit event on the bus is delivered to (catalogctl verify reads it)', Value: { Ref: 'AuditLogGroup' } });
+      // The secrets key lets CloudWatch Logs use it, or the encrypted group could not be written.
+      const key = stack(e, 'secrets').Resources.SecretsKey!.Properties as { KeyPolicy: { Statement: { Principal: { Service?: unknown[] }; Action: string[] }[] } };
+      const logs = key.KeyPolicy.Statement.find((st) => JSON.stringify(st.Principal.Service ?? []).includes('logs.${AWS::Region}.amazonaws.com'));
+      assert.ok(logs && ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey*'].every((a) => logs.Action.includes(a)), e);
+    }
+  });
+
   it('lets the state machine role invoke exactly its two functions', () => {
     const role = stack('dev', 'service').Resources.PollerRole!.Properties as { Policies: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }[] };
     const invoke = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((s) => JSON.stringify(s.Action).includes('lambda:InvokeFunction'));
