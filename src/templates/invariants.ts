@@ -72,7 +72,11 @@ export function checkNoWildcardActions(stack: string, t: Tpl): InvariantFinding[
   return out;
 }
 
-/** 5432 reaches the database only from the Lambda security group (or RDS Proxy's, which only the Lambda group reaches), never from an address range. */
+/**
+ * 5432 reaches the database only from the functions' security groups (the Lambda group, the secret
+ * rotation function's, or RDS Proxy's, which only the Lambda group reaches), never from an address
+ * range.
+ */
 export function checkDatabaseIngress(stack: string, t: Tpl): InvariantFinding[] {
   const out: InvariantFinding[] = [];
   const res = t.Resources ?? {};
@@ -86,7 +90,7 @@ export function checkDatabaseIngress(stack: string, t: Tpl): InvariantFinding[] 
       if (!targetsDb(group)) continue;
       const src = JSON.stringify(rule.SourceSecurityGroupId ?? null);
       if (rule.CidrIp || rule.CidrIpv6 || rule.SourcePrefixListId) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from an address range (${String(rule.CidrIp ?? rule.CidrIpv6 ?? rule.SourcePrefixListId)})` });
-      else if (!src.includes('LambdaSecurityGroup') && !src.includes('ProxySecurityGroup')) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from ${src}, not the Lambda or proxy security group` });
+      else if (!/"(Lambda|Rotation|Proxy)SecurityGroup(Id)?"/.test(src)) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress from ${src}, not the Lambda, rotation or proxy security group` });
       else if (rule.FromPort !== 5432 || rule.ToPort !== 5432) out.push({ stack, logicalId: id, rule: 'db-ingress-from-lambda-only', message: `database ingress opens ports ${String(rule.FromPort)}-${String(rule.ToPort)}, not just 5432` });
     }
   }

@@ -1,7 +1,8 @@
 /**
- * catalog-network: a VPC with two private subnets in two AZs (or an adopted VPC), the Lambda and
- * database security groups (5432 into the database only from the Lambda group), and VPC endpoints
- * so the functions reach Secrets Manager, EventBridge, Logs, Step Functions and S3 without a NAT.
+ * catalog-network: a VPC with two private subnets in two AZs (or an adopted VPC), the Lambda,
+ * rotation and database security groups (5432 into the database only from the functions and the
+ * secret rotation function), and VPC endpoints so they reach Secrets Manager, the RDS API,
+ * EventBridge, Logs, Step Functions and S3 without a NAT.
  */
 import type { EnvConfig } from '../config/types.ts';
 import { allow, assumeRole, Fn, kmsKey, logGroup, LOGS_PRINCIPAL, rolePolicy, sub, tags, type Template, type Value } from './cfn.ts';
@@ -19,6 +20,9 @@ interface Placement {
 
 const INTERFACE_ENDPOINTS: [string, string][] = [
   [N.SecretsManagerEndpoint, 'secretsmanager'],
+  // The hosted PostgreSQLMultiUser rotation function finds the host of an RDS-managed master
+  // secret (which holds only username and password) with rds:DescribeDBInstances.
+  [N.RdsEndpoint, 'rds'],
   [N.EventsEndpoint, 'events'],
   [N.LogsEndpoint, 'logs'],
   [N.StatesEndpoint, 'states'],
@@ -75,7 +79,7 @@ function flowLogResources(config: EnvConfig): Record<string, ResourceBase> {
   };
 }
 
-/** Lambda, database and endpoint security groups: 5432 into the database only from the Lambda group. */
+/** Lambda, database and endpoint security groups: 5432 into the database only from the functions. */
 function securityGroupResources(config: EnvConfig, { vpcId }: Placement): Record<string, ResourceBase> {
   const lambdaGroupId = Fn.GetAtt(N.LambdaSecurityGroup, 'GroupId');
   const databaseGroupId = Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId');
@@ -116,6 +120,44 @@ function securityGroupResources(config: EnvConfig, { vpcId }: Placement): Record
       SecurityGroupIngress: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: lambdaGroupId, Description: 'HTTPS from the Lambda functions' }],
       SecurityGroupEgress: noEgress,
       Tags: tags(config, { Name: `catalog-${config.name}-endpoints` }),
+    }),
+    ...rotationSecurityGroupResources(config, vpcId),
+  };
+}
+
+/**
+ * The app DB secret's hosted rotation function (catalog-secrets) runs in the VPC with no NAT: it
+ * reaches Secrets Manager and the RDS API through the interface endpoints, and the database on
+ * 5432, and nothing else. The ingress side is separate resources, so no group refers to another
+ * that refers back.
+ */
+function rotationSecurityGroupResources(config: EnvConfig, vpcId: Value<string>): Record<string, ResourceBase> {
+  const rotationGroupId = Fn.GetAtt(N.RotationSecurityGroup, 'GroupId');
+  return {
+    [N.RotationSecurityGroup]: new EC2.SecurityGroup({
+      GroupDescription: `Catalog ${config.name} app DB secret rotation function`,
+      VpcId: vpcId,
+      SecurityGroupEgress: [
+        { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: Fn.GetAtt(N.EndpointSecurityGroup, 'GroupId'), Description: 'HTTPS to the VPC interface endpoints (Secrets Manager, RDS API)' },
+        { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId'), Description: 'PostgreSQL to the database' },
+      ],
+      Tags: tags(config, { Name: `catalog-${config.name}-rotation` }),
+    }),
+    [N.DatabaseIngressFromRotation]: new EC2.SecurityGroupIngress({
+      GroupId: Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId'),
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
+      SourceSecurityGroupId: rotationGroupId,
+      Description: 'PostgreSQL from the secret rotation function',
+    }),
+    [N.EndpointIngressFromRotation]: new EC2.SecurityGroupIngress({
+      GroupId: Fn.GetAtt(N.EndpointSecurityGroup, 'GroupId'),
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: rotationGroupId,
+      Description: 'HTTPS from the secret rotation function',
     }),
   };
 }
@@ -179,6 +221,7 @@ export function buildNetworkStack(config: EnvConfig): Template {
       [OUT.SubnetIds]: { Description: 'Private subnets (two AZs), comma-separated', Value: Fn.Join(',', where.subnetIds) },
       [OUT.LambdaSecurityGroupId]: { Description: 'Security group of the in-VPC functions', Value: Fn.GetAtt(N.LambdaSecurityGroup, 'GroupId') },
       [OUT.DbSecurityGroupId]: { Description: 'Security group of the database', Value: Fn.GetAtt(N.DatabaseSecurityGroup, 'GroupId') },
+      [OUT.RotationSecurityGroupId]: { Description: 'Security group of the app DB secret rotation function', Value: Fn.GetAtt(N.RotationSecurityGroup, 'GroupId') },
       ...(config.database.proxy?.enabled ? { [OUT.ProxySecurityGroupId]: { Description: 'Security group of RDS Proxy', Value: Fn.GetAtt(N.ProxySecurityGroup, 'GroupId') } } : {}),
     },
   };

@@ -165,6 +165,37 @@ describe('templates', () => {
     }
   });
 
+  it('give the secret rotation function a route to every API it calls and to the database, and nothing else', () => {
+    for (const e of Object.keys(envs)) {
+      const net = stack(e, 'network');
+      const gid = (id: string) => ({ 'Fn::GetAtt': [id, 'GroupId'] });
+      // The hosted PostgreSQLMultiUser function calls Secrets Manager (Describe/Get/PutSecretValue,
+      // GetRandomPassword, UpdateSecretVersionStage) and, for an RDS-managed master secret, RDS
+      // DescribeDBInstances; KMS is called by Secrets Manager on its behalf. No NAT: endpoints only.
+      for (const [id, service] of [['SecretsManagerEndpoint', 'secretsmanager'], ['RdsEndpoint', 'rds']]) {
+        const p = net.Resources[id]!.Properties;
+        assert.deepEqual([p.ServiceName, p.VpcEndpointType, p.PrivateDnsEnabled, p.SecurityGroupIds], [{ 'Fn::Sub': `com.amazonaws.\${AWS::Region}.${service}` }, 'Interface', true, [gid('EndpointSecurityGroup')]], `${e} ${id}`);
+        assert.deepEqual(p.SubnetIds, [{ Ref: 'PrivateSubnetA' }, { Ref: 'PrivateSubnetB' }], `${e} ${id}`);
+      }
+      assert.equal(byType(net, 'AWS::EC2::NatGateway').length + byType(net, 'AWS::EC2::InternetGateway').length, 0, e);
+      assert.deepEqual(
+        (net.Resources.RotationSecurityGroup!.Properties.SecurityGroupEgress as Record<string, unknown>[]).map((r) => [r.IpProtocol, r.FromPort, r.ToPort, r.DestinationSecurityGroupId, r.CidrIp]),
+        [
+          ['tcp', 443, 443, gid('EndpointSecurityGroup'), undefined],
+          ['tcp', 5432, 5432, gid('DatabaseSecurityGroup'), undefined],
+        ],
+        e,
+      );
+      const ingress = (id: string) => {
+        const p = net.Resources[id]!.Properties;
+        return [p.GroupId, p.IpProtocol, p.FromPort, p.ToPort, p.SourceSecurityGroupId];
+      };
+      assert.deepEqual(ingress('DatabaseIngressFromRotation'), [gid('DatabaseSecurityGroup'), 'tcp', 5432, 5432, gid('RotationSecurityGroup')], e);
+      assert.deepEqual(ingress('EndpointIngressFromRotation'), [gid('EndpointSecurityGroup'), 'tcp', 443, 443, gid('RotationSecurityGroup')], e);
+      assert.deepEqual(net.Outputs.RotationSecurityGroupId, { Description: 'Security group of the app DB secret rotation function', Value: gid('RotationSecurityGroup') }, e);
+    }
+  });
+
   it('lets the state machine role invoke exactly its two functions', () => {
     const role = stack('dev', 'service').Resources.PollerRole!.Properties as { Policies: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }[] };
     const invoke = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((s) => JSON.stringify(s.Action).includes('lambda:InvokeFunction'));
