@@ -172,7 +172,7 @@ describe('templates', () => {
       // The hosted PostgreSQLMultiUser function calls Secrets Manager (Describe/Get/PutSecretValue,
       // GetRandomPassword, UpdateSecretVersionStage) and, for an RDS-managed master secret, RDS
       // DescribeDBInstances; KMS is called by Secrets Manager on its behalf. No NAT: endpoints only.
-      for (const [id, service] of [['SecretsManagerEndpoint', 'secretsmanager'], ['RdsEndpoint', 'rds']]) {
+      for (const [id, service] of [['SecretsManagerEndpoint', 'secretsmanager'], ['RdsEndpoint', 'rds']] as const) {
         const p = net.Resources[id]!.Properties;
         assert.deepEqual([p.ServiceName, p.VpcEndpointType, p.PrivateDnsEnabled, p.SecurityGroupIds], [{ 'Fn::Sub': `com.amazonaws.\${AWS::Region}.${service}` }, 'Interface', true, [gid('EndpointSecurityGroup')]], `${e} ${id}`);
         assert.deepEqual(p.SubnetIds, [{ Ref: 'PrivateSubnetA' }, { Ref: 'PrivateSubnetB' }], `${e} ${id}`);
