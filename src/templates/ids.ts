@@ -54,7 +54,7 @@ export const STORAGE = ids('DatabaseKey', 'DatabaseSubnetGroup', 'DatabaseParame
 export const replicaId = (i: number): string => `DatabaseReplica${i + 1}`;
 
 /** catalog-secrets */
-export const SECRETS = ids('SecretsKey', 'AppDbSecret', 'AppDbSecretRotation', 'JwtKeysSecret', 'PollerTokenSecret');
+export const SECRETS = ids('SecretsKey', 'AppDbSecret', 'AppDbSecretRotation', 'PollerTokenSecret');
 
 /** catalog-service */
 export const SERVICE = ids(
@@ -132,7 +132,6 @@ export const OUT = ids(
   'DbProxyName',
   // catalog-secrets
   'AppDbSecretArn',
-  'JwtKeysSecretArn',
   'PollerTokenSecretArn',
   'SecretsKmsKeyArn',
   // catalog-service (and FunctionName<Fn> per function, below)

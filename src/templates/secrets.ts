@@ -1,9 +1,11 @@
 /**
  * catalog-secrets: the application's least-privilege DB user (rotated by the Secrets Manager
- * hosted rotation function, multi-user, using the RDS-managed master secret), the JWT
- * verification keys, and the poller's external-API token, all under one customer key.
+ * hosted rotation function, multi-user, using the RDS-managed master secret) and the poller's
+ * external-API token, under one customer key. JWT verification keys are public and fetched from
+ * auth.jwksUri, so they are no secret of this stack.
  */
 import type { EnvConfig } from '../config/types.ts';
+import { PLACEHOLDER_KEY } from '../deploy/secrets.ts';
 import { Fn, kmsKey, LOGS_PRINCIPAL, sub, tags, type Template } from './cfn.ts';
 import { OUT, PARAM, SECRETS as S } from './ids.ts';
 import { removalPolicy, SecretsManager, type GenerateSecretString } from './resources.ts';
@@ -19,20 +21,37 @@ function secretResource(config: EnvConfig, description: string, generate: Genera
  * catalog-storage's Outputs at creation): a changed GenerateSecretString makes CloudFormation
  * generate a new password, which the database does not have. `catalogctl db restore` moves host,
  * port and masterarn in the secret's value itself, keeping user and password.
+ *
+ * In the JSON structure the rotation templates read (Secrets Manager User Guide, "JSON structure
+ * of … secrets": `port` a number, hence a Number parameter), plus `ssl: true`, which the
+ * PostgreSQL rotation function reads as "TLS, verified, no fallback to a plain connection"
+ * (rds.force_ssl refuses one anyway).
  */
 function appDbSecretResource(config: EnvConfig) {
   const db = config.database;
+  const PORT = '__port__';
+  const template = JSON.stringify({
+    engine: 'postgres',
+    username: db.appUsername,
+    dbname: db.databaseName,
+    host: `\${${PARAM.AppDbSecretHost}}`,
+    port: PORT,
+    masterarn: `\${${PARAM.AppDbSecretMasterArn}}`,
+    ssl: true,
+  }).replace(`"${PORT}"`, `\${${PARAM.AppDbSecretPort}}`);
   return secretResource(config, `Catalog ${config.name}: PostgreSQL user ${db.appUsername} (least privilege)`, {
-    SecretStringTemplate: sub(
-      JSON.stringify({ engine: 'postgres', username: db.appUsername, dbname: db.databaseName, host: `\${${PARAM.AppDbSecretHost}}`, port: `\${${PARAM.AppDbSecretPort}}`, masterarn: `\${${PARAM.AppDbSecretMasterArn}}` }),
-    ),
+    SecretStringTemplate: sub(template),
     GenerateStringKey: 'password',
     PasswordLength: 32,
     ExcludeCharacters: '"@/\\\'` ',
   });
 }
 
-/** Multi-user rotation by the hosted rotation function, in the VPC next to the database. */
+/**
+ * Multi-user rotation by the hosted rotation function, in the VPC next to the database with its
+ * own security group. Not rotated when the schedule is created or changed: the first rotation must
+ * log in as the app user, whom `migrate` creates only in the first release (docs/deploy.md).
+ */
 function appDbSecretRotationResource(config: EnvConfig) {
   return new SecretsManager.RotationSchedule({
     SecretId: Fn.Ref(S.AppDbSecret),
@@ -43,9 +62,24 @@ function appDbSecretRotationResource(config: EnvConfig) {
       MasterSecretKmsKeyArn: Fn.Ref(OUT.DbKmsKeyArn),
       KmsKeyArn: Fn.GetAtt(S.SecretsKey, 'Arn'),
       VpcSubnetIds: Fn.Join(',', Fn.Ref(OUT.SubnetIds)),
-      VpcSecurityGroupIds: Fn.Ref(OUT.LambdaSecurityGroupId),
+      VpcSecurityGroupIds: Fn.Ref(OUT.RotationSecurityGroupId),
     },
+    RotateImmediatelyOnUpdate: false,
     RotationRules: { AutomaticallyAfterDays: config.database.secretRotationDays },
+  });
+}
+
+/**
+ * The token the poller presents to the external catalog API, set by an operator with
+ * `catalogctl secrets set`. Until then the generated value carries PLACEHOLDER_KEY, which
+ * `status` reports (src/deploy/secrets.ts).
+ */
+function pollerTokenSecretResource(config: EnvConfig) {
+  return secretResource(config, `Catalog ${config.name}: bearer token the status poller presents to the external catalog API`, {
+    SecretStringTemplate: JSON.stringify({ [PLACEHOLDER_KEY]: `set with: catalogctl secrets set --env ${config.name} PollerTokenSecret` }),
+    GenerateStringKey: 'token',
+    PasswordLength: 64,
+    ExcludePunctuation: true,
   });
 }
 
@@ -56,32 +90,22 @@ export function buildSecretsStack(config: EnvConfig): Template {
     Transform: 'AWS::SecretsManager-2020-07-23',
     Parameters: {
       [OUT.SubnetIds]: { Type: 'List<AWS::EC2::Subnet::Id>', Description: 'Private subnets for the rotation function (catalog-network output)' },
-      [OUT.LambdaSecurityGroupId]: { Type: 'AWS::EC2::SecurityGroup::Id', Description: 'Security group that may reach the database (catalog-network output)' },
+      [OUT.RotationSecurityGroupId]: { Type: 'AWS::EC2::SecurityGroup::Id', Description: 'Security group of the rotation function (catalog-network output)' },
       [OUT.DbMasterSecretArn]: { Type: 'String', Description: 'RDS-managed master secret (catalog-storage output)' },
       [OUT.DbKmsKeyArn]: { Type: 'String', Description: 'Key of the master secret (catalog-storage output)' },
       [PARAM.AppDbSecretHost]: { Type: 'String', Description: "The app secret's host at its creation (catalog-storage DbEndpointAddress then; deploy keeps it)" },
-      [PARAM.AppDbSecretPort]: { Type: 'String', Description: "The app secret's port at its creation (catalog-storage DbEndpointPort then; deploy keeps it)" },
+      // A number: it enters the secret's JSON unquoted.
+      [PARAM.AppDbSecretPort]: { Type: 'Number', MinValue: 1150, MaxValue: 65535, Description: "The app secret's port at its creation (catalog-storage DbEndpointPort then; deploy keeps it)" },
       [PARAM.AppDbSecretMasterArn]: { Type: 'String', Description: "The app secret's master secret at its creation (catalog-storage DbMasterSecretArn then; deploy keeps it)" },
     },
     Resources: {
       [S.SecretsKey]: kmsKey(`Catalog ${config.name} application secrets, Lambda environment and service logs`, ['secretsmanager.amazonaws.com', 'lambda.amazonaws.com', LOGS_PRINCIPAL], config),
       [S.AppDbSecret]: appDbSecretResource(config),
       [S.AppDbSecretRotation]: appDbSecretRotationResource(config),
-      [S.JwtKeysSecret]: secretResource(config, `Catalog ${config.name}: JWT verification keys (JWKS), set by the platform identity team`, {
-        SecretStringTemplate: JSON.stringify({ jwks_uri: config.auth.jwksUri, issuer: config.auth.issuer, audience: config.auth.audience }),
-        GenerateStringKey: 'placeholder',
-        PasswordLength: 16,
-      }),
-      [S.PollerTokenSecret]: secretResource(config, `Catalog ${config.name}: bearer token the status poller presents to the external catalog API`, {
-        SecretStringTemplate: '{}',
-        GenerateStringKey: 'token',
-        PasswordLength: 64,
-        ExcludePunctuation: true,
-      }),
+      [S.PollerTokenSecret]: pollerTokenSecretResource(config),
     },
     Outputs: {
       [OUT.AppDbSecretArn]: { Description: 'Secret of the application DB user', Value: Fn.Ref(S.AppDbSecret) },
-      [OUT.JwtKeysSecretArn]: { Description: 'Secret holding the JWT verification settings', Value: Fn.Ref(S.JwtKeysSecret) },
       [OUT.PollerTokenSecretArn]: { Description: "Secret holding the poller's external-API token", Value: Fn.Ref(S.PollerTokenSecret) },
       [OUT.SecretsKmsKeyArn]: { Description: 'Key encrypting these secrets and the functions\u2019 environment', Value: Fn.GetAtt(S.SecretsKey, 'Arn') },
     },

@@ -128,7 +128,8 @@ function functionPolicies(fn: FunctionName): PolicyStatement[] {
     case 'audit-relay':
       return [...base, ...readDbSecret, putAudit];
     case 'authorizer':
-      return [...base, allow('secretsmanager:GetSecretValue', Fn.Ref(OUT.JwtKeysSecretArn))];
+      // The JWKS is public, fetched from auth.jwksUri: no secret to read.
+      return base;
     case 'check-catalog-status':
       return [...base, allow('secretsmanager:GetSecretValue', Fn.Ref(OUT.PollerTokenSecretArn))];
   }
@@ -561,7 +562,6 @@ function serviceParameters(config: EnvConfig): Record<string, Parameter> {
     [OUT.DbEndpointAddress]: { Type: 'String', Description: 'Database endpoint (catalog-storage output)' },
     [OUT.DbEndpointPort]: { Type: 'String', Description: 'Database port (catalog-storage output)' },
     [OUT.AppDbSecretArn]: { Type: 'String', Description: 'App DB user secret (catalog-secrets output)' },
-    [OUT.JwtKeysSecretArn]: { Type: 'String', Description: 'JWT verification settings secret (catalog-secrets output)' },
     [OUT.PollerTokenSecretArn]: { Type: 'String', Description: 'External-API token secret (catalog-secrets output)' },
     [OUT.SecretsKmsKeyArn]: { Type: 'String', Description: 'Key of the secrets and function environments (catalog-secrets output)' },
     [PARAM.LiveDeploymentId]: { Type: 'String', Default: '', AllowedPattern: '^[a-z0-9]{0,16}$', Description: 'Deployment the stage serves now; filled by catalogctl from the live stage' },

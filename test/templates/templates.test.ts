@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
 import { FUNCTION_NAMES } from '../../src/config/types.ts';
+import { isPlaceholder } from '../../src/deploy/secrets.ts';
 import { AUTHORIZER_METRICS } from '../../src/handlers/authorizer/metrics.ts';
 import { buildTemplates, codeKeyParameter, renderEnvironment } from '../../src/templates/index.ts';
 import { checkInvariants } from '../../src/templates/invariants.ts';
@@ -193,6 +194,35 @@ describe('templates', () => {
       assert.deepEqual(ingress('DatabaseIngressFromRotation'), [gid('DatabaseSecurityGroup'), 'tcp', 5432, 5432, gid('RotationSecurityGroup')], e);
       assert.deepEqual(ingress('EndpointIngressFromRotation'), [gid('EndpointSecurityGroup'), 'tcp', 443, 443, gid('RotationSecurityGroup')], e);
       assert.deepEqual(net.Outputs.RotationSecurityGroupId, { Description: 'Security group of the app DB secret rotation function', Value: gid('RotationSecurityGroup') }, e);
+    }
+  });
+
+  it("keep the app DB secret in the rotation function's JSON shape, rotated from its own security group, never before migrate", () => {
+    for (const e of Object.keys(envs)) {
+      const sec = stack(e, 'secrets');
+      const g = sec.Resources.AppDbSecret!.Properties.GenerateSecretString as { SecretStringTemplate: { 'Fn::Sub': string } };
+      // As CloudFormation substitutes it: the port parameter (a Number) enters unquoted.
+      const json = JSON.parse(g.SecretStringTemplate['Fn::Sub'].replace('${AppDbSecretPort}', '5432').replace(/\$\{([A-Za-z]+)\}/g, '<$1>')) as Record<string, unknown>;
+      assert.deepEqual(json, { engine: 'postgres', host: '<AppDbSecretHost>', port: 5432, username: envs[e]!.database.appUsername, dbname: envs[e]!.database.databaseName, masterarn: '<AppDbSecretMasterArn>', ssl: true }, e);
+      const port = sec.Parameters.AppDbSecretPort as Record<string, unknown>;
+      assert.deepEqual([port.Type, port.MinValue, port.MaxValue], ['Number', 1150, 65535], e);
+      const rotation = sec.Resources.AppDbSecretRotation!.Properties as { RotateImmediatelyOnUpdate: boolean; HostedRotationLambda: Record<string, unknown> };
+      assert.equal(rotation.RotateImmediatelyOnUpdate, false, `${e}: the first rotation would run before migrate creates the app user`);
+      assert.deepEqual(rotation.HostedRotationLambda.VpcSecurityGroupIds, { Ref: 'RotationSecurityGroupId' }, e);
+      assert.equal(sec.Parameters.LambdaSecurityGroupId, undefined, e);
+    }
+  });
+
+  it('carry no JWT keys secret anywhere (the JWKS is public, fetched from auth.jwksUri), and a poller token that says it is a placeholder', () => {
+    for (const e of Object.keys(envs)) {
+      const all = JSON.stringify(rendered(e));
+      assert.ok(!/JwtKeys/.test(all), e);
+      const authorizerPolicy = JSON.stringify(stack(e, 'service').Resources.AuthorizerRole!.Properties.Policies);
+      assert.ok(!authorizerPolicy.includes('secretsmanager:'), `${e}: the authorizer reads no secret`);
+      const g = stack(e, 'secrets').Resources.PollerTokenSecret!.Properties.GenerateSecretString as { SecretStringTemplate: string; GenerateStringKey: string };
+      assert.deepEqual(JSON.parse(g.SecretStringTemplate), { 'catalogctl:placeholder': `set with: catalogctl secrets set --env ${e} PollerTokenSecret` });
+      // What Secrets Manager generates from it is what status recognises as never set.
+      assert.equal(isPlaceholder(JSON.stringify({ ...(JSON.parse(g.SecretStringTemplate) as object), [g.GenerateStringKey]: 'x'.repeat(64) })), true, e);
     }
   });
 
