@@ -125,7 +125,7 @@ export const OUT = ids(
   'DbInstanceIdentifier',
   'DbMasterSecretArn',
   'DbKmsKeyArn',
-  'DbReadReplicaAddress',
+  'DbReadReplicaAddresses',
   'DbReplicaIdentifier',
   'DbProxyEndpoint',
   'DbProxyResourceId',

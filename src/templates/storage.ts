@@ -20,14 +20,21 @@ const proxyEnabled = (config: EnvConfig): boolean => config.database.proxy?.enab
 /** A value only when the database is not restored (CloudFormation rejects it next to a restore source). */
 const unlessRestored = <T>(value: T): T => Fn.If(CONDITION.IsRestored, noValue, value as never) as unknown as T;
 
-/** What the writer and its read replicas share: monitoring, logs, IAM auth, Performance Insights. */
+/**
+ * The server certificate's CA, stated rather than left to the region's default: the zips trust
+ * only the region's G1 roots (src/handlers/shared/rds-ca.ts), and RSA2048 G1 is the one every
+ * region `package` accepts has (a template test checks it per env).
+ */
+export const DB_CA_CERTIFICATE = 'rds-ca-rsa2048-g1';
+
+/** What the writer and its read replicas share: monitoring, logs, IAM auth, Performance Insights, the CA. */
 function instanceCommon(config: EnvConfig): DBInstanceProperties {
   const db = config.database;
   return {
     MonitoringInterval: 60,
     MonitoringRoleArn: Fn.GetAtt(S.MonitoringRole, 'Arn'),
     DBInstanceClass: Fn.Ref(PARAM.DBInstanceClass),
-    KmsKeyId: Fn.Ref(S.DatabaseKey),
+    CACertificateIdentifier: DB_CA_CERTIFICATE,
     PubliclyAccessible: false,
     DBParameterGroupName: Fn.Ref(S.DatabaseParameterGroup),
     VPCSecurityGroups: [Fn.Ref(OUT.DbSecurityGroupId)],
@@ -137,7 +144,10 @@ function dbInstanceResource(config: EnvConfig) {
   return Object.assign(instance, { UpdateReplacePolicy: 'Retain' });
 }
 
-/** A read replica for GET traffic; it inherits encryption, subnet group and engine from the writer. */
+/**
+ * A read replica for GET traffic; it inherits encryption (the writer's key: RDS rejects KmsKeyId
+ * on a same-region replica), subnet group and engine from the writer.
+ */
 function readReplicaResource(config: EnvConfig) {
   const replica = new RDS.DBInstance({
     ...instanceCommon(config),
@@ -257,8 +267,9 @@ function storageOutputs(config: EnvConfig): Record<string, Output> {
     outputs[OUT.DbProxyResourceId] = { Description: 'RDS Proxy resource id (rds-db:connect)', Value: Fn.Select(6, Fn.Split(':', Fn.GetAtt(S.DatabaseProxy, 'DBProxyArn'))) };
     outputs[OUT.DbProxyName] = { Description: 'RDS Proxy name (metrics)', Value: Fn.Ref(S.DatabaseProxy) };
   }
-  if (config.database.readReplicas > 0) {
-    outputs[OUT.DbReadReplicaAddress] = { Description: 'First read replica endpoint', Value: Fn.GetAtt(replicaId(0), 'Endpoint.Address') };
+  const replicas = Array.from({ length: config.database.readReplicas }, (_, i) => replicaId(i));
+  if (replicas.length > 0) {
+    outputs[OUT.DbReadReplicaAddresses] = { Description: 'Read replica endpoints, comma-separated (list and describe read from them)', Value: Fn.Join(',', replicas.map((r) => Fn.GetAtt(r, 'Endpoint.Address'))) };
     outputs[OUT.DbReplicaIdentifier] = { Description: 'First read replica id (replica-lag alarm)', Value: Fn.Ref(replicaId(0)) };
   }
   return outputs;

@@ -4,6 +4,8 @@ import type { EnvConfig } from '../../src/config/types.ts';
 import { FUNCTION_NAMES } from '../../src/config/types.ts';
 import { isPlaceholder } from '../../src/deploy/secrets.ts';
 import { AUTHORIZER_METRICS } from '../../src/handlers/authorizer/metrics.ts';
+import { X509Certificate } from 'node:crypto';
+import { rdsCaFor } from '../../src/handlers/shared/rds-ca.ts';
 import { buildTemplates, codeKeyParameter, renderEnvironment } from '../../src/templates/index.ts';
 import { checkInvariants } from '../../src/templates/invariants.ts';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
@@ -224,6 +226,34 @@ describe('templates', () => {
       // What Secrets Manager generates from it is what status recognises as never set.
       assert.equal(isPlaceholder(JSON.stringify({ ...(JSON.parse(g.SecretStringTemplate) as object), [g.GenerateStringKey]: 'x'.repeat(64) })), true, e);
     }
+  });
+
+  it('create replicas AWS accepts (no KmsKeyId or StorageEncrypted: same-region replicas inherit the key), all on a CA the zips trust, their endpoints an Output', () => {
+    for (const e of Object.keys(envs)) {
+      const storage = stack(e, 'storage');
+      const instances = byType(storage, 'AWS::RDS::DBInstance');
+      const replicas = instances.filter(([, r]) => r.Properties.SourceDBInstanceIdentifier !== undefined);
+      assert.equal(replicas.length, envs[e]!.database.readReplicas, e);
+      for (const [id, r] of replicas) {
+        assert.deepEqual(r.Properties.SourceDBInstanceIdentifier, { Ref: 'Database' }, `${e} ${id}`);
+        assert.equal(r.Properties.KmsKeyId, undefined, `${e} ${id}`);
+        assert.equal(r.Properties.StorageEncrypted, undefined, `${e} ${id}`);
+      }
+      // The writer is encrypted with the stack's key (unless restored: it then inherits the source's).
+      const unlessRestored = (v: unknown) => ({ 'Fn::If': ['IsRestored', { Ref: 'AWS::NoValue' }, v] });
+      assert.deepEqual([storage.Resources.Database!.Properties.StorageEncrypted, storage.Resources.Database!.Properties.KmsKeyId], [unlessRestored(true), unlessRestored({ Ref: 'DatabaseKey' })], e);
+      // rds-ca-rsa2048-g1 on every instance, and the env's region's root of it is in the zips.
+      for (const [id, r] of instances) assert.equal(r.Properties.CACertificateIdentifier, 'rds-ca-rsa2048-g1', `${e} ${id}`);
+      const region = envs[e]!.account.region;
+      assert.ok(rdsCaFor(region).some((pem) => new X509Certificate(pem).subject.includes(`CN=Amazon RDS ${region} Root CA RSA2048 G1`)), `${e}: no RSA2048 G1 root for ${region}`);
+      const addresses = storage.Outputs.DbReadReplicaAddresses as { Value: unknown } | undefined;
+      if (replicas.length === 0) assert.equal(addresses, undefined, e);
+      else assert.deepEqual(addresses!.Value, { 'Fn::Join': [',', replicas.map(([id]) => ({ 'Fn::GetAtt': [id, 'Endpoint.Address'] }))] }, e);
+    }
+    const two = structuredClone(envs.prod!) as EnvConfig & { database: { readReplicas: number } };
+    two.database.readReplicas = 2;
+    const out = (renderEnvironment(two)['catalog-storage.json'] as Tpl).Outputs.DbReadReplicaAddresses as { Value: unknown };
+    assert.deepEqual(out.Value, { 'Fn::Join': [',', [{ 'Fn::GetAtt': ['DatabaseReplica1', 'Endpoint.Address'] }, { 'Fn::GetAtt': ['DatabaseReplica2', 'Endpoint.Address'] }]] });
   });
 
   it('lets the state machine role invoke exactly its two functions', () => {
