@@ -121,8 +121,16 @@ function functionPolicies(fn: FunctionName): PolicyStatement[] {
     case 'list-datasets':
     case 'get-dataset':
     case 'update-catalog-db':
-    case 'migrate':
       return [...base, ...readDbSecret];
+    case 'migrate':
+      // It bootstraps the app role as the master: the RDS-managed master secret, decrypted by
+      // Secrets Manager with the database key on migrate's behalf, and through nothing else.
+      return [
+        ...base,
+        ...readDbSecret,
+        allow('secretsmanager:GetSecretValue', Fn.Ref(OUT.DbMasterSecretArn)),
+        { ...allow('kms:Decrypt', Fn.Ref(OUT.DbKmsKeyArn)), Condition: { StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') } } },
+      ];
     case 'write-dataset':
       return [...base, ...readDbSecret, putAudit, allow('states:StartExecution', Fn.Ref(S.PollerStateMachine))];
     case 'audit-relay':
@@ -135,20 +143,23 @@ function functionPolicies(fn: FunctionName): PolicyStatement[] {
   }
 }
 
-/** The environment each handler reads (docs/handlers.md); secrets travel as ARNs only. */
+/**
+ * The environment each handler reads (docs/handlers.md); secrets travel as ARNs only. Nothing for
+ * Node itself: the zips carry no source maps and no AWS SDK, and the RDS CAs are in them (a CA
+ * bundle in NODE_EXTRA_CA_CERTS costs every cold start). No DB_USER: the user comes from the
+ * secret, and multi-user rotation alternates it.
+ */
 function functionEnvironment(config: EnvConfig, fn: FunctionName): Record<string, Value<string>> {
   const a = config.app;
-  const common = { NODE_OPTIONS: '--enable-source-maps', AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1' };
   const db = {
     DB_HOST: Fn.Ref(OUT.DbEndpointAddress),
     DB_PORT: Fn.Ref(OUT.DbEndpointPort),
     DB_NAME: config.database.databaseName,
-    DB_USER: config.database.appUsername,
     DB_SECRET_ARN: Fn.Ref(OUT.AppDbSecretArn),
     DB_MAX_CONN: String(a.dbMaxConn),
-    // RDS certificates are trusted through the runtime's CA bundle.
-    NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
   };
+  // Reads that may lag go to the replicas where the env has them; writes stay on DB_HOST.
+  const reader: Record<string, Value<string>> = config.database.readReplicas > 0 ? { DB_READER_HOST: Fn.Ref(OUT.DbReadReplicaAddresses) } : {};
   const app = {
     READ_PAGE_LIMIT: String(a.readPageLimit),
     CACHE_TTL_SEC: String(a.cacheTtlSec),
@@ -158,16 +169,16 @@ function functionEnvironment(config: EnvConfig, fn: FunctionName): Record<string
     EVIDENCE_BUS_ARN: Fn.GetAtt(S.AuditBus, 'Arn'),
   };
   const vars: Record<FunctionName, Record<string, Value<string>>> = {
-    'list-datasets': { ...db, ...app },
-    'get-dataset': { ...db, ...app },
+    'list-datasets': { ...db, ...reader, ...app },
+    'get-dataset': { ...db, ...reader, ...app },
     'write-dataset': { ...db, ...app, STATE_MACHINE_ARN: Fn.Ref(S.PollerStateMachine) },
     authorizer: { JWT_JWKS_URI: config.auth.jwksUri, JWT_ISSUER: config.auth.issuer, JWT_AUDIENCE: config.auth.audience },
     'check-catalog-status': { EXTERNAL_API_BASE_URL: config.poller.externalApiBaseUrl, TOKEN_SECRET_ARN: Fn.Ref(OUT.PollerTokenSecretArn) },
     'update-catalog-db': db,
-    migrate: db,
+    migrate: { ...db, DB_MASTER_SECRET_ARN: Fn.Ref(OUT.DbMasterSecretArn) },
     'audit-relay': { ...db, EVIDENCE_BUS_ARN: Fn.GetAtt(S.AuditBus, 'Arn') },
   };
-  return { ...common, ...vars[fn] };
+  return vars[fn];
 }
 
 function functionRoleResource(config: EnvConfig, fn: FunctionName) {
@@ -561,6 +572,8 @@ function serviceParameters(config: EnvConfig): Record<string, Parameter> {
     [OUT.LambdaSecurityGroupId]: { Type: 'AWS::EC2::SecurityGroup::Id', Description: 'Lambda security group (catalog-network output)' },
     [OUT.DbEndpointAddress]: { Type: 'String', Description: 'Database endpoint (catalog-storage output)' },
     [OUT.DbEndpointPort]: { Type: 'String', Description: 'Database port (catalog-storage output)' },
+    [OUT.DbMasterSecretArn]: { Type: 'String', Description: 'RDS-managed master secret, read by migrate only (catalog-storage output)' },
+    [OUT.DbKmsKeyArn]: { Type: 'String', Description: 'Key of the master secret (catalog-storage output)' },
     [OUT.AppDbSecretArn]: { Type: 'String', Description: 'App DB user secret (catalog-secrets output)' },
     [OUT.PollerTokenSecretArn]: { Type: 'String', Description: 'External-API token secret (catalog-secrets output)' },
     [OUT.SecretsKmsKeyArn]: { Type: 'String', Description: 'Key of the secrets and function environments (catalog-secrets output)' },
@@ -579,6 +592,7 @@ function serviceParameters(config: EnvConfig): Record<string, Parameter> {
     parameters[OUT.DbProxyEndpoint] = { Type: 'String', Description: 'RDS Proxy endpoint (catalog-storage output)' };
     parameters[OUT.DbProxyResourceId] = { Type: 'String', Description: 'RDS Proxy resource id (catalog-storage output)' };
   }
+  if (config.database.readReplicas > 0) parameters[OUT.DbReadReplicaAddresses] = { Type: 'String', Description: 'Read replica endpoints, comma-separated (catalog-storage output)' };
   for (const fn of FUNCTION_NAMES) parameters[fnIds(fn).codeKey] = { ...zipKey, Description: `S3 key of the ${fn} zip (from the package manifest)` };
   for (const fn of API_FUNCTIONS) {
     parameters[fnIds(fn).liveVersion] = { Type: 'String', Default: '', AllowedPattern: '^[0-9]*$', Description: `Version the ${fn} live alias serves now; filled by catalogctl from the live alias` };

@@ -9,10 +9,13 @@
  *   EventBridge and Step Functions to the emulator (AWS_ENDPOINT_URL), DbEndpointAddress/Port to
  *   the local cluster.
  * - DB_SSL=false is added: the local server cannot present a certificate from an RDS CA. TLS with
- *   the shipped trust is covered by test/package/tls.test.ts.
- * - Variables the template does not carry yet (DB_MASTER_SECRET_ARN for migrate, DB_READER_HOST
- *   for list/describe) are added only while it lacks them; once it has them they resolve from the
- *   same map.
+ *   the shipped trust is covered by test/package/tls.test.ts. Nothing else is added to or taken
+ *   from the template's variables.
+ * - The replica: dev has none, so that test runs list and describe with prod's rendered template,
+ *   whose DB_READER_HOST (the DbReadReplicaAddresses output) resolves to a relay on 127.0.0.2.
+ *   prod writes through RDS Proxy with IAM tokens, which a local server cannot stand in for: its
+ *   DB_PROXY_HOST resolves to an address nothing listens on (reads never use it), and the write in
+ *   that test runs with dev's environment.
  * - Rotation is done the way the hosted PostgreSQLMultiUser function does it, as the master
  *   (create or alter `<user>_clone`, grant it the user's role, move AWSCURRENT); the emulator keeps
  *   serving the old version after a stage move, so the new version is put straight to AWSCURRENT.
@@ -101,9 +104,8 @@ describe('day one: an empty account, the packaged zips, the rendered templates',
   const containers: Container[] = [];
   const warm: Record<string, Container> = {};
 
-  function envFor(fn: string, extra: Record<string, string> = {}): Record<string, string> {
-    const templated = templateEnvironment(`templates-out/${ENV}/catalog-service.json`, LOGICAL_IDS[fn]!, refs, layout, fn);
-    const pending: Record<string, string> = fn === 'migrate' && !('DB_MASTER_SECRET_ARN' in templated) ? { DB_MASTER_SECRET_ARN: masterSecretArn } : {};
+  function envFor(fn: string, env = ENV): Record<string, string> {
+    const templated = templateEnvironment(`templates-out/${env}/catalog-service.json`, LOGICAL_IDS[fn]!, refs, layout, fn);
     return {
       ...lambdaBaseEnv(layout, fn, manifest.runtime, config.account.region),
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
@@ -111,13 +113,11 @@ describe('day one: an empty account, the packaged zips, the rendered templates',
       AWS_SESSION_TOKEN: 'day-one-session',
       AWS_ENDPOINT_URL: moto.endpoint,
       ...templated,
-      ...pending,
       DB_SSL: 'false',
-      ...extra,
     };
   }
-  async function container(fn: string, extra: Record<string, string> = {}): Promise<Container> {
-    const c = await startContainer(layout, fn, envFor(fn, extra));
+  async function container(fn: string, env = ENV): Promise<Container> {
+    const c = await startContainer(layout, fn, envFor(fn, env));
     containers.push(c);
     return c;
   }
@@ -212,6 +212,8 @@ describe('day one: an empty account, the packaged zips, the rendered templates',
     for (const k of ['engine', 'host', 'port', 'username', 'password', 'dbname', 'masterarn']) assert.ok(keys.includes(k), `app secret has ${k}`);
     for (const k of keys) assert.ok(['engine', 'host', 'port', 'username', 'password', 'dbname', 'masterarn', 'ssl', 'dbInstanceIdentifier'].includes(k), `app secret field ${k}`);
     assert.equal(app.engine, 'postgres');
+    assert.equal(typeof app.port, 'number', 'the port a number, as the rotation templates read it');
+    assert.equal(app.ssl, true);
     assert.equal(app.username, config.database.appUsername);
     assert.deepEqual(await sessions(), []);
   });
@@ -311,12 +313,12 @@ describe('day one: an empty account, the packaged zips, the rendered templates',
     // prod renders a replica; its endpoint here is a relay on 127.0.0.2 to the same server.
     const replica = await replicaStandIn('127.0.0.2', cluster.port, { host: cluster.host, port: cluster.port });
     try {
-      refs.DbReadReplicaAddress = '127.0.0.2';
-      const withReader = (fn: string) => {
-        const t = envFor(fn);
-        return container(fn, 'DB_READER_HOST' in t ? {} : { DB_READER_HOST: '127.0.0.2' });
-      };
-      const write = await withReader('write-dataset');
+      refs.DbReadReplicaAddresses = '127.0.0.2';
+      refs.DbProxyEndpoint = '127.0.0.3';
+      for (const fn of ['list-datasets', 'get-dataset']) assert.equal(envFor(fn, 'prod').DB_READER_HOST, '127.0.0.2', `prod's ${fn} reads from the replicas`);
+      assert.equal('DB_READER_HOST' in envFor('write-dataset', 'prod'), false, 'writes stay on the writer');
+      const withReader = (fn: string) => container(fn, 'prod');
+      const write = await container('write-dataset');
       const created = await ok(write, apiEvent('POST', `${API}/datasets`, { body: JSON.stringify({ name: 'replicated' }) }));
       assert.equal(created.statusCode, 201);
       assert.equal(replica.connections(), 0, 'writes never touch the replica');
@@ -326,7 +328,8 @@ describe('day one: an empty account, the packaged zips, the rendered templates',
       assert.equal((await ok(await withReader('get-dataset'), apiEvent('GET', `${API}/datasets/{id}`, { pathParameters: { id } }))).statusCode, 200);
       assert.equal(replica.connections(), 2);
     } finally {
-      delete refs.DbReadReplicaAddress;
+      delete refs.DbReadReplicaAddresses;
+      delete refs.DbProxyEndpoint;
       for (const c of containers.slice(-3)) await c.stop();
       await new Promise((r) => replica.server.close(() => r(undefined)));
     }

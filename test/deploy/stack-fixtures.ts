@@ -39,6 +39,7 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
       SubnetA: { Type: 'AWS::EC2::Subnet', Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: '10.10.1.0/24', AvailabilityZone: 'us-east-1a' } },
       SubnetB: { Type: 'AWS::EC2::Subnet', Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: '10.10.2.0/24', AvailabilityZone: 'us-east-1b' } },
       LambdaSecurityGroup: { Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: 'lambda', VpcId: { Ref: 'Vpc' } } },
+      RotationSecurityGroup: { Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: 'rotation', VpcId: { Ref: 'Vpc' } } },
       DatabaseSecurityGroup: {
         Type: 'AWS::EC2::SecurityGroup',
         Properties: {
@@ -53,6 +54,7 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
       SubnetIds: { Value: { 'Fn::Join': [',', [{ Ref: 'SubnetA' }, { Ref: 'SubnetB' }]] } },
       LambdaSecurityGroupId: { Value: { 'Fn::GetAtt': ['LambdaSecurityGroup', 'GroupId'] } },
       DbSecurityGroupId: { Value: { 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] } },
+      RotationSecurityGroupId: { Value: { 'Fn::GetAtt': ['RotationSecurityGroup', 'GroupId'] } },
     },
   };
   const storage = {
@@ -64,11 +66,12 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
       DbEndpointAddress: { Value: 'catalog-db.local' },
       DbEndpointPort: { Value: '5432' },
       DbInstanceIdentifier: { Value: `catalog-${config.name}` },
+      DbMasterSecretArn: { Value: `arn:aws:secretsmanager:us-east-1:${MOTO_ACCOUNT_ID}:secret:rds!db-catalog-${config.name}` },
       DbSubnetGroupName: { Value: { Ref: 'DbSubnetGroup' } },
     },
   };
   const secrets = {
-    Parameters: { DbEndpointAddress: str('from catalog-storage'), DbEndpointPort: str('from catalog-storage'), LambdaSecurityGroupId: str('from catalog-network') },
+    Parameters: { DbEndpointAddress: str('from catalog-storage'), DbEndpointPort: str('from catalog-storage'), RotationSecurityGroupId: str('from catalog-network') },
     Resources: { SecretsLogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: { 'Fn::Sub': `/catalog/${config.name}/secrets/\${DbEndpointAddress}` } } } },
     Outputs: { AppDbSecretArn: { Value: `arn:aws:secretsmanager:us-east-1:${MOTO_ACCOUNT_ID}:secret:catalog-${config.name}-app` } },
   };
@@ -78,6 +81,7 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
     LambdaSecurityGroupId: str('from catalog-network'),
     AppDbSecretArn: str('from catalog-secrets'),
     DbEndpointAddress: str('from catalog-storage'),
+    DbMasterSecretArn: str('from catalog-storage'),
     LiveDeploymentId: str('stage deployment', { Default: '' }),
   };
   const resources: Record<string, unknown> = {

@@ -61,7 +61,8 @@ describe('templates', () => {
     assert.equal(roles.size, fns.length);
     const list = svc.Resources.ListDatasetsFunction!.Properties;
     const vars = (list.Environment as { Variables: Record<string, unknown> }).Variables;
-    for (const k of ['DB_HOST', 'DB_USER', 'DB_NAME', 'EVIDENCE_BUS_ARN', 'READ_PAGE_LIMIT', 'CACHE_TTL_SEC', 'DRR_INTEGRATION', 'AUDIT_ASYNC', 'DB_MAX_CONN', 'DB_SECRET_ARN']) assert.ok(k in vars, k);
+    // The seed's list, but DB_USER: multi-user rotation alternates the user, which the functions take from the secret.
+    for (const k of ['DB_HOST', 'DB_NAME', 'EVIDENCE_BUS_ARN', 'READ_PAGE_LIMIT', 'CACHE_TTL_SEC', 'DRR_INTEGRATION', 'AUDIT_ASYNC', 'DB_MAX_CONN', 'DB_SECRET_ARN']) assert.ok(k in vars, k);
     assert.deepEqual([list.MemorySize, list.Timeout], [1024, 20]);
     assert.ok(!JSON.stringify(svc).match(/"DB_PASSWORD"/));
     assert.equal(byType(svc, 'AWS::Lambda::Alias').length, 4);
@@ -92,6 +93,45 @@ describe('templates', () => {
       }
       // The GET routes key on the caller in every env, so turning the cache on changes nothing else.
       for (const m of methods.filter((x) => x.route.startsWith('GET '))) assert.deepEqual(caller.filter((k) => !m.p.Integration.CacheKeyParameters?.includes(k)), [], `${e} ${m.id}`);
+    }
+  });
+
+  it('give each function exactly the variables its handler reads: no Node options, no DB_USER, the master secret to migrate only, the replicas to the readers only', () => {
+    const env = (e: string, id: string) => (stack(e, 'service').Resources[id]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const db = ['DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_SECRET_ARN', 'DB_MAX_CONN'];
+    const app = ['READ_PAGE_LIMIT', 'CACHE_TTL_SEC', 'DRR_INTEGRATION', 'AUDIT_ASYNC', 'LOG_SUCCESS_SAMPLE_RATE', 'EVIDENCE_BUS_ARN'];
+    for (const e of Object.keys(envs)) {
+      const reader = envs[e]!.database.readReplicas > 0 ? ['DB_READER_HOST'] : [];
+      // Where the env has RDS Proxy, the app's connections go through it as the IAM user migrate creates.
+      const proxied = envs[e]!.database.proxy?.enabled ? ['DB_PROXY_HOST', 'DB_IAM_USER'] : [];
+      const expected: Record<string, string[]> = {
+        ListDatasetsFunction: [...db, ...proxied, ...reader, ...app],
+        GetDatasetFunction: [...db, ...proxied, ...reader, ...app],
+        WriteDatasetFunction: [...db, ...proxied, ...app, 'STATE_MACHINE_ARN'],
+        AuthorizerFunction: ['JWT_JWKS_URI', 'JWT_ISSUER', 'JWT_AUDIENCE'],
+        CheckCatalogStatusFunction: ['EXTERNAL_API_BASE_URL', 'TOKEN_SECRET_ARN'],
+        UpdateCatalogDbFunction: [...db, ...proxied],
+        MigrateFunction: [...db, 'DB_MASTER_SECRET_ARN', ...(proxied.length ? ['DB_IAM_USER'] : [])],
+        AuditRelayFunction: [...db, ...proxied, 'EVIDENCE_BUS_ARN'],
+      };
+      for (const [id, keys] of Object.entries(expected)) assert.deepEqual(Object.keys(env(e, id)).sort(), [...keys].sort(), `${e} ${id}`);
+      assert.deepEqual(env(e, 'MigrateFunction').DB_MASTER_SECRET_ARN, { Ref: 'DbMasterSecretArn' });
+      if (reader.length) assert.deepEqual(env(e, 'ListDatasetsFunction').DB_READER_HOST, { Ref: 'DbReadReplicaAddresses' });
+    }
+  });
+
+  it("let migrate read the master secret, decrypted only through Secrets Manager, and no other function", () => {
+    for (const e of Object.keys(envs)) {
+      const svc = stack(e, 'service');
+      const statements = (role: string) => (svc.Resources[role]!.Properties.Policies as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+      const migrate = statements('MigrateRole');
+      assert.ok(migrate.some((st) => st.Action === 'secretsmanager:GetSecretValue' && JSON.stringify(st.Resource) === '{"Ref":"DbMasterSecretArn"}'), e);
+      assert.deepEqual(
+        migrate.filter((st) => JSON.stringify(st.Resource) === '{"Ref":"DbKmsKeyArn"}'),
+        [{ Effect: 'Allow', Action: 'kms:Decrypt', Resource: { Ref: 'DbKmsKeyArn' }, Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } } } }],
+        e,
+      );
+      for (const [role] of byType(svc, 'AWS::IAM::Role').filter(([id]) => id !== 'MigrateRole')) assert.ok(!/DbMasterSecretArn|DbKmsKeyArn/.test(JSON.stringify(svc.Resources[role])), `${e} ${role}`);
     }
   });
 
@@ -232,7 +272,7 @@ describe('templates', () => {
     for (const e of Object.keys(envs)) {
       const storage = stack(e, 'storage');
       const instances = byType(storage, 'AWS::RDS::DBInstance');
-      const replicas = instances.filter(([, r]) => r.Properties.SourceDBInstanceIdentifier !== undefined);
+      const replicas = instances.filter(([id]) => id !== 'Database');
       assert.equal(replicas.length, envs[e]!.database.readReplicas, e);
       for (const [id, r] of replicas) {
         assert.deepEqual(r.Properties.SourceDBInstanceIdentifier, { Ref: 'Database' }, `${e} ${id}`);
