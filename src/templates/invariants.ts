@@ -1,6 +1,9 @@
 /**
  * The project's own rules over rendered templates, as library code: the render tests assert them
  * and `catalogctl validate` reports them. Each returns findings naming stack, resource and rule.
+ * Some are what AWS itself refuses at deploy time and cfn-lint does not see (a KMS key on a
+ * same-region replica, an undeclared cache key, a role on a CloudWatch Logs target): the emulator
+ * the deploy tests use accepts them all, so these are the offline check.
  */
 import type { EnvConfig } from '../config/types.ts';
 import { API_FUNCTIONS, STACK_NAMES } from '../config/types.ts';
@@ -112,7 +115,28 @@ function encrypted(p: Record<string, unknown>): boolean {
   return Array.isArray(cond) && cond[0] === 'IsRestored' && JSON.stringify(cond[1]) === '{"Ref":"AWS::NoValue"}' && cond[2] === true;
 }
 
-/** Databases are private and encrypted, the writer keeps 14 days of backups; no password appears anywhere. */
+/**
+ * Whether a replica's source is in this region: a resource of this template, a name, or an ARN of
+ * `${AWS::Region}` or of a literal region other than a cross-region source's.
+ */
+function sameRegionSource(source: unknown, t: Tpl): boolean {
+  if (source && typeof source === 'object') {
+    const s = source as { Ref?: unknown; 'Fn::GetAtt'?: unknown; 'Fn::Sub'?: unknown };
+    if (typeof s.Ref === 'string' && (t.Resources ?? {})[s.Ref]) return true;
+    if (Array.isArray(s['Fn::GetAtt'])) return true;
+    const text = Array.isArray(s['Fn::Sub']) ? s['Fn::Sub'][0] : s['Fn::Sub'];
+    if (typeof text === 'string') return !text.startsWith('arn:') || /^arn:(\$\{AWS::Partition\}|[a-z-]+):rds:\$\{AWS::Region\}:/.test(text);
+    return false; // a parameter: cannot tell
+  }
+  return typeof source === 'string' && !source.startsWith('arn:');
+}
+
+/**
+ * Databases are private and encrypted, the writer keeps 14 days of backups; no password appears
+ * anywhere; a same-region read replica
+ * carries no KmsKeyId (it is always encrypted with its source's key, and RDS refuses the
+ * combination: CreateDBInstanceReadReplica, KmsKeyId).
+ */
 export function checkDatabase(stack: string, t: Tpl): InvariantFinding[] {
   const out: InvariantFinding[] = [];
   for (const [id, r] of Object.entries(t.Resources ?? {})) {
@@ -123,21 +147,79 @@ export function checkDatabase(stack: string, t: Tpl): InvariantFinding[] {
     if (p.BackupRetentionPeriod !== undefined && !(typeof p.BackupRetentionPeriod === 'number' && p.BackupRetentionPeriod >= MIN_BACKUP_RETENTION_DAYS))
       out.push({ stack, logicalId: id, rule: 'backups-14-days', message: `BackupRetentionPeriod ${JSON.stringify(p.BackupRetentionPeriod)}: the seed keeps the WAL archive ${MIN_BACKUP_RETENTION_DAYS} days, and RDS's restore window is the retention period` });
     if (p.MasterUserPassword !== undefined) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: 'MasterUserPassword set; use ManageMasterUserPassword' });
+    if (p.SourceDBInstanceIdentifier !== undefined && p.KmsKeyId !== undefined && sameRegionSource(p.SourceDBInstanceIdentifier, t))
+      out.push({ stack, logicalId: id, rule: 'replica-inherits-key', message: 'KmsKeyId on a same-region read replica: it is encrypted with its source\'s key, and RDS refuses the parameter' });
   }
   return out;
 }
 
 const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY)(?!_ARN$)/i;
 
-/** Function environments carry secret ARNs, never secret values. */
+/**
+ * Function environments carry secret ARNs, never secret values: no credential-named variable, no
+ * key material, no dynamic reference that resolves a secret into the configuration (CloudFormation
+ * refuses ssm-secure there, and writes a secretsmanager value into the function's configuration in
+ * clear), no NoEcho parameter.
+ */
 export function checkFunctionEnvironment(stack: string, t: Tpl): InvariantFinding[] {
   const out: InvariantFinding[] = [];
+  const parameters = (t.Parameters ?? {}) as Record<string, { NoEcho?: unknown }>;
   for (const [id, r] of Object.entries(t.Resources ?? {})) {
     if (r.Type !== 'AWS::Lambda::Function') continue;
     const vars = ((r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {}) as Record<string, unknown>;
     for (const [k, v] of Object.entries(vars)) {
       if (SECRET_NAME.test(k) && !k.endsWith('_ARN')) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: `environment variable ${k} holds a secret value; pass its ARN instead` });
       if (typeof v === 'string' && /^-----BEGIN|^(AKIA|ASIA)[A-Z0-9]{16}$/.test(v)) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: `environment variable ${k} looks like key material` });
+      const text = JSON.stringify(v);
+      if (/\{\{resolve:(secretsmanager|ssm-secure):/.test(text)) out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: `environment variable ${k} resolves a secret into the function's configuration; pass its ARN instead` });
+      const refs = [...text.matchAll(/"Ref":"([A-Za-z0-9]+)"|\$\{([A-Za-z0-9]+)\}/g)].map((m) => m[1] ?? m[2]!);
+      for (const name of refs) {
+        const noEcho = parameters[name]?.NoEcho;
+        if (noEcho === true || noEcho === 'true') out.push({ stack, logicalId: id, rule: 'no-plaintext-secret', message: `environment variable ${k} takes the NoEcho parameter ${name}` });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * An API method's cache keys are declared method request parameters: API Gateway refuses a
+ * CacheKeyParameters entry the method does not declare in RequestParameters.
+ */
+export function checkCacheKeysDeclared(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  for (const [id, r] of Object.entries(t.Resources ?? {})) {
+    if (r.Type !== 'AWS::ApiGateway::Method') continue;
+    const p = r.Properties ?? {};
+    const declared = Object.keys((p.RequestParameters as Record<string, unknown> | undefined) ?? {}).map((k) => (k.startsWith('method.request.header.') ? k.toLowerCase() : k));
+    for (const key of ((p.Integration as { CacheKeyParameters?: unknown[] } | undefined)?.CacheKeyParameters ?? []) as unknown[]) {
+      if (typeof key !== 'string' || !key.startsWith('method.request.')) continue;
+      if (!declared.includes(key.startsWith('method.request.header.') ? key.toLowerCase() : key)) out.push({ stack, logicalId: id, rule: 'cache-key-declared', message: `cache key ${key} is not declared in RequestParameters; API Gateway refuses it` });
+    }
+  }
+  return out;
+}
+
+/**
+ * An EventBridge rule delivers to a CloudWatch Logs group under the group's resource policy, never
+ * a role (EventBridge User Guide: do not give RoleArn for a CloudWatch Logs target), and to the
+ * group's ARN, not the Arn attribute, which ends in `:*`.
+ */
+export function checkLogsTargets(stack: string, t: Tpl): InvariantFinding[] {
+  const out: InvariantFinding[] = [];
+  const res = t.Resources ?? {};
+  const isLogGroupArnAttribute = (arn: unknown): boolean => {
+    const g = (arn as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+    return Array.isArray(g) && g[1] === 'Arn' && res[g[0] as string]?.Type === 'AWS::Logs::LogGroup';
+  };
+  for (const [id, r] of Object.entries(res)) {
+    if (r.Type !== 'AWS::Events::Rule') continue;
+    for (const target of ((r.Properties?.Targets as Record<string, unknown>[] | undefined) ?? [])) {
+      const arn = target.Arn;
+      const toLogs = isLogGroupArnAttribute(arn) || /:logs:[^"]*:log-group:/.test(JSON.stringify(arn ?? ''));
+      if (!toLogs) continue;
+      if (target.RoleArn !== undefined) out.push({ stack, logicalId: id, rule: 'events-logs-target', message: `target ${String(target.Id)} delivers to CloudWatch Logs with a RoleArn; EventBridge writes there under the log group's resource policy only` });
+      if (isLogGroupArnAttribute(arn)) out.push({ stack, logicalId: id, rule: 'events-logs-target', message: `target ${String(target.Id)} is the log group's Arn attribute, which ends in ':*'; give the log group's ARN (Fn::Sub …:log-group:\${Group})` });
     }
   }
   return out;
@@ -180,7 +262,15 @@ export function checkInvariants(rendered: Record<string, unknown>, _config?: Env
   for (const stack of STACK_NAMES) {
     const t = rendered[`${stack}.json`] as Tpl | undefined;
     if (!t) continue;
-    out.push(...checkReferences(stack, t), ...checkNoWildcardActions(stack, t), ...checkDatabaseIngress(stack, t), ...checkDatabase(stack, t), ...checkFunctionEnvironment(stack, t));
+    out.push(
+      ...checkReferences(stack, t),
+      ...checkNoWildcardActions(stack, t),
+      ...checkDatabaseIngress(stack, t),
+      ...checkDatabase(stack, t),
+      ...checkFunctionEnvironment(stack, t),
+      ...checkCacheKeysDeclared(stack, t),
+      ...checkLogsTargets(stack, t),
+    );
   }
   out.push(...checkWiring(rendered), ...checkStateMachinePlaceholders(rendered));
   return out;

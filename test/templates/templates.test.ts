@@ -348,6 +348,36 @@ describe('templates', () => {
     it('a plaintext secret in a function environment', () => {
       assert.deepEqual(findings((r) => ((r['catalog-service.json']!.Resources.MigrateFunction!.Properties.Environment as { Variables: Record<string, string> }).Variables.DB_PASSWORD = 'hunter2')), ['catalog-service MigrateFunction no-plaintext-secret']);
     });
+    it('a KMS key on a same-region read replica (RDS refuses it), not on a cross-region one', () => {
+      const replica = (source: unknown) => (r: Record<string, Tpl>) => {
+        const storage = r['catalog-storage.json']!;
+        storage.Resources.DatabaseReplica1 = { Type: 'AWS::RDS::DBInstance', Properties: { DBInstanceClass: 'db.r6g.large', PubliclyAccessible: false, SourceDBInstanceIdentifier: source, KmsKeyId: { Ref: 'DatabaseKey' } } };
+      };
+      assert.deepEqual(findings(replica({ Ref: 'Database' })), ['catalog-storage DatabaseReplica1 replica-inherits-key']);
+      assert.deepEqual(findings(replica({ 'Fn::Sub': 'arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:catalog' })), ['catalog-storage DatabaseReplica1 replica-inherits-key']);
+      assert.deepEqual(findings(replica('arn:aws:rds:eu-west-1:111111111111:db:catalog')), [], 'a cross-region replica needs a key of its own region');
+    });
+    it('a function variable that resolves a secret, or takes a NoEcho parameter', () => {
+      const f = findings((r) => {
+        const svc = r['catalog-service.json']!;
+        const vars = (svc.Resources.MigrateFunction!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+        vars.DB_HOST = { 'Fn::Sub': '{{resolve:secretsmanager:${AppDbSecretArn}:SecretString:host}}' };
+        svc.Parameters.Hidden = { Type: 'String', NoEcho: true, Default: 'x' } as { Default: unknown };
+        vars.EXTRA = { 'Fn::Join': ['', ['x', { Ref: 'Hidden' }]] };
+      });
+      assert.deepEqual(f, ['catalog-service MigrateFunction no-plaintext-secret', 'catalog-service MigrateFunction no-plaintext-secret']);
+    });
+    it('a cache key the method does not declare (API Gateway refuses it)', () => {
+      const f = findings((r) => delete (r['catalog-service.json']!.Resources.ListDatasetsMethod!.Properties.RequestParameters as Record<string, boolean>)['method.request.header.If-None-Match']);
+      assert.deepEqual(f, ['catalog-service ListDatasetsMethod cache-key-declared']);
+    });
+    it("a CloudWatch Logs target given a role, or the log group's Arn attribute", () => {
+      const f = findings((r) => {
+        const targets = r['catalog-service.json']!.Resources.AuditLogRule!.Properties.Targets as Record<string, unknown>[];
+        Object.assign(targets[0]!, { Arn: { 'Fn::GetAtt': ['AuditLogGroup', 'Arn'] }, RoleArn: { 'Fn::GetAtt': ['EvidenceLedgerRole', 'Arn'] } });
+      });
+      assert.deepEqual(f, ['catalog-service AuditLogRule events-logs-target', 'catalog-service AuditLogRule events-logs-target']);
+    });
     it('a dangling reference and an unwired parameter', () => {
       const f = findings((r) => {
         r['catalog-service.json']!.Resources.MigrateFunction!.Properties.Role = { 'Fn::GetAtt': ['NoSuchRole', 'Arn'] };
