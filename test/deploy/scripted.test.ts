@@ -49,6 +49,7 @@ const NETWORK_OUTPUTS = [
   { OutputKey: 'SubnetIds', OutputValue: 'subnet-1,subnet-2' },
   { OutputKey: 'DbSecurityGroupId', OutputValue: 'sg-db' },
   { OutputKey: 'LambdaSecurityGroupId', OutputValue: 'sg-fn' },
+  { OutputKey: 'RotationSecurityGroupId', OutputValue: 'sg-rotation' },
   { OutputKey: 'VpcId', OutputValue: 'vpc-1' },
 ];
 
@@ -283,12 +284,12 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     ...templates,
     'catalog-secrets': {
       Transform: 'AWS::SecretsManager-2020-07-23',
-      Parameters: { DbEndpointAddress: { Type: 'String' }, DbEndpointPort: { Type: 'String' }, LambdaSecurityGroupId: { Type: 'String' } },
+      Parameters: { DbEndpointAddress: { Type: 'String' }, DbEndpointPort: { Type: 'String' }, RotationSecurityGroupId: { Type: 'String' } },
       Resources: {
         AppDbSecret: { Type: 'AWS::SecretsManager::Secret', Properties: { GenerateSecretString: { SecretStringTemplate: '{"username":"catalog_app"}', GenerateStringKey: 'password' } } },
         AppDbSecretRotation: {
           Type: 'AWS::SecretsManager::RotationSchedule',
-          Properties: { SecretId: { Ref: 'AppDbSecret' }, HostedRotationLambda: { RotationType: 'PostgreSQLMultiUser', VpcSecurityGroupIds: { Ref: 'LambdaSecurityGroupId' } }, RotationRules: { AutomaticallyAfterDays: 30 } },
+          Properties: { SecretId: { Ref: 'AppDbSecret' }, HostedRotationLambda: { RotationType: 'PostgreSQLMultiUser', VpcSecurityGroupIds: { Ref: 'RotationSecurityGroupId' } }, RotationRules: { AutomaticallyAfterDays: 30 } },
         },
       },
       Outputs: { AppDbSecretArn: { Value: { Ref: 'AppDbSecret' } } },
@@ -325,7 +326,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
   it('a call CloudFormation refuses for lack of a capability is exit 3 with one line naming what it needed', async () => {
     upstreamDeployed();
     cf.on(DescribeStacksCommand, { StackName: 'catalog-secrets' }).resolves(
-      stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbEndpointAddress', ParameterValue: 'db.local' }, { ParameterKey: 'DbEndpointPort', ParameterValue: '5432' }, { ParameterKey: 'LambdaSecurityGroupId', ParameterValue: 'sg-fn' }] }),
+      stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbEndpointAddress', ParameterValue: 'db.local' }, { ParameterKey: 'DbEndpointPort', ParameterValue: '5432' }, { ParameterKey: 'RotationSecurityGroupId', ParameterValue: 'sg-rotation' }] }),
     );
     // e.g. a nested template that names its role: CloudFormation sees what the parent template cannot show.
     cf.on(CreateChangeSetCommand).rejects(insufficient(['CAPABILITY_NAMED_IAM']));
@@ -345,7 +346,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
       .rejectsOnce(missing('catalog-storage'))
       .resolves(stack('catalog-storage', 'CREATE_COMPLETE', { Outputs: [{ OutputKey: 'DbEndpointAddress', OutputValue: 'db.local' }, { OutputKey: 'DbEndpointPort', OutputValue: '5432' }] }));
     cf.on(DescribeStacksCommand, { StackName: 'catalog-secrets' })
-      .resolvesOnce(stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbEndpointAddress', ParameterValue: 'old.local' }, { ParameterKey: 'DbEndpointPort', ParameterValue: '5432' }, { ParameterKey: 'LambdaSecurityGroupId', ParameterValue: 'sg-fn' }] }))
+      .resolvesOnce(stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbEndpointAddress', ParameterValue: 'old.local' }, { ParameterKey: 'DbEndpointPort', ParameterValue: '5432' }, { ParameterKey: 'RotationSecurityGroupId', ParameterValue: 'sg-rotation' }] }))
       .resolves(stack('catalog-secrets', 'UPDATE_COMPLETE'));
     cf.on(GetTemplateCommand, { StackName: 'catalog-secrets' }).resolves({ TemplateBody: JSON.stringify(templates['catalog-secrets']) });
     cf.on(CreateStackCommand).resolves({ StackId: 'id' });

@@ -39,7 +39,6 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
       SubnetA: { Type: 'AWS::EC2::Subnet', Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: '10.10.1.0/24', AvailabilityZone: 'us-east-1a' } },
       SubnetB: { Type: 'AWS::EC2::Subnet', Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: '10.10.2.0/24', AvailabilityZone: 'us-east-1b' } },
       LambdaSecurityGroup: { Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: 'lambda', VpcId: { Ref: 'Vpc' } } },
-      RotationSecurityGroup: { Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: 'rotation', VpcId: { Ref: 'Vpc' } } },
       DatabaseSecurityGroup: {
         Type: 'AWS::EC2::SecurityGroup',
         Properties: {
@@ -54,7 +53,8 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
       SubnetIds: { Value: { 'Fn::Join': [',', [{ Ref: 'SubnetA' }, { Ref: 'SubnetB' }]] } },
       LambdaSecurityGroupId: { Value: { 'Fn::GetAtt': ['LambdaSecurityGroup', 'GroupId'] } },
       DbSecurityGroupId: { Value: { 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] } },
-      RotationSecurityGroupId: { Value: { 'Fn::GetAtt': ['RotationSecurityGroup', 'GroupId'] } },
+      // The name is the contract (catalog-secrets takes it); the Lambda group stands in for the group.
+      RotationSecurityGroupId: { Value: { 'Fn::GetAtt': ['LambdaSecurityGroup', 'GroupId'] } },
     },
   };
   const storage = {
