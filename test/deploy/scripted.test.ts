@@ -275,7 +275,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
   /** Network and storage deployed with their Outputs; the secrets stack as the test gives it. */
   function upstreamDeployed(): void {
     cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' }).resolves(
-      stack('catalog-storage', 'UPDATE_COMPLETE', { Outputs: [{ OutputKey: 'DbEndpointAddress', OutputValue: 'db.local' }, { OutputKey: 'DbEndpointPort', OutputValue: '5432' }] }),
+      stack('catalog-storage', 'UPDATE_COMPLETE', { Outputs: [{ OutputKey: 'DbMasterSecretArn', OutputValue: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-new' }, { OutputKey: 'DbKmsKeyArn', OutputValue: 'arn:aws:kms:us-east-1:123456789012:key/db' }] }),
     );
   }
 
@@ -284,7 +284,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     ...templates,
     'catalog-secrets': {
       Transform: 'AWS::SecretsManager-2020-07-23',
-      Parameters: { DbEndpointAddress: { Type: 'String' }, DbEndpointPort: { Type: 'String' }, RotationSecurityGroupId: { Type: 'String' } },
+      Parameters: { DbMasterSecretArn: { Type: 'String' }, DbKmsKeyArn: { Type: 'String' }, RotationSecurityGroupId: { Type: 'String' } },
       Resources: {
         AppDbSecret: { Type: 'AWS::SecretsManager::Secret', Properties: { GenerateSecretString: { SecretStringTemplate: '{"username":"catalog_app"}', GenerateStringKey: 'password' } } },
         AppDbSecretRotation: {
@@ -326,7 +326,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
   it('a call CloudFormation refuses for lack of a capability is exit 3 with one line naming what it needed', async () => {
     upstreamDeployed();
     cf.on(DescribeStacksCommand, { StackName: 'catalog-secrets' }).resolves(
-      stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbEndpointAddress', ParameterValue: 'db.local' }, { ParameterKey: 'DbEndpointPort', ParameterValue: '5432' }, { ParameterKey: 'RotationSecurityGroupId', ParameterValue: 'sg-rotation' }] }),
+      stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbMasterSecretArn', ParameterValue: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-new' }, { ParameterKey: 'DbKmsKeyArn', ParameterValue: 'arn:aws:kms:us-east-1:123456789012:key/db' }, { ParameterKey: 'RotationSecurityGroupId', ParameterValue: 'sg-rotation' }] }),
     );
     // e.g. a nested template that names its role: CloudFormation sees what the parent template cannot show.
     cf.on(CreateChangeSetCommand).rejects(insufficient(['CAPABILITY_NAMED_IAM']));
@@ -344,9 +344,9 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     // Storage is new; secrets exists and takes storage's Outputs, which do not exist yet.
     cf.on(DescribeStacksCommand, { StackName: 'catalog-storage' })
       .rejectsOnce(missing('catalog-storage'))
-      .resolves(stack('catalog-storage', 'CREATE_COMPLETE', { Outputs: [{ OutputKey: 'DbEndpointAddress', OutputValue: 'db.local' }, { OutputKey: 'DbEndpointPort', OutputValue: '5432' }] }));
+      .resolves(stack('catalog-storage', 'CREATE_COMPLETE', { Outputs: [{ OutputKey: 'DbMasterSecretArn', OutputValue: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-new' }, { OutputKey: 'DbKmsKeyArn', OutputValue: 'arn:aws:kms:us-east-1:123456789012:key/db' }] }));
     cf.on(DescribeStacksCommand, { StackName: 'catalog-secrets' })
-      .resolvesOnce(stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbEndpointAddress', ParameterValue: 'old.local' }, { ParameterKey: 'DbEndpointPort', ParameterValue: '5432' }, { ParameterKey: 'RotationSecurityGroupId', ParameterValue: 'sg-rotation' }] }))
+      .resolvesOnce(stack('catalog-secrets', 'UPDATE_COMPLETE', { Parameters: [{ ParameterKey: 'DbMasterSecretArn', ParameterValue: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-old' }, { ParameterKey: 'DbKmsKeyArn', ParameterValue: 'arn:aws:kms:us-east-1:123456789012:key/db' }, { ParameterKey: 'RotationSecurityGroupId', ParameterValue: 'sg-rotation' }] }))
       .resolves(stack('catalog-secrets', 'UPDATE_COMPLETE'));
     cf.on(GetTemplateCommand, { StackName: 'catalog-secrets' }).resolves({ TemplateBody: JSON.stringify(templates['catalog-secrets']) });
     cf.on(CreateStackCommand).resolves({ StackId: 'id' });
@@ -362,7 +362,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
             LogicalResourceId: 'SecretsLogGroup',
             ResourceType: 'AWS::Logs::LogGroup',
             Replacement: 'True',
-            Details: [{ Target: { Attribute: 'Properties', Name: 'LogGroupName', RequiresRecreation: 'Always' }, ChangeSource: 'ParameterReference', CausingEntity: 'DbEndpointAddress' }],
+            Details: [{ Target: { Attribute: 'Properties', Name: 'LogGroupName', RequiresRecreation: 'Always' }, ChangeSource: 'ParameterReference', CausingEntity: 'DbMasterSecretArn' }],
           },
         },
       ],
@@ -378,7 +378,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     const first = out.plans[1]!;
     assert.ok(first.kind === 'update' && first.source === 'template', 'planned from the template before anything ran');
     const shown = formatPlans([first]);
-    assert.match(shown, /DbEndpointAddress: "old\.local" → "<DbEndpointAddress of catalog-storage, once deployed>" {2}\(upstream\)/);
+    assert.match(shown, /DbMasterSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-old" → "<DbMasterSecretArn of catalog-storage, once deployed>" {2}\(upstream\)/);
     assert.match(shown, /\(from the template: a stack before it changes first; its change set is made, and shown again if it does more, when deploy gets here\)/);
     assert.deepEqual(asked, [
       { stacks: ['catalog-storage:create', 'catalog-secrets:update'], replanned: false },
@@ -386,7 +386,7 @@ describe('deploy/stacks: CloudFormation states the emulator cannot produce (scri
     ]);
     // The change set was made only after storage existed, with its Outputs.
     const input = cf.commandCalls(CreateChangeSetCommand)[0]!.args[0].input;
-    assert.deepEqual(input.Parameters?.find((p) => p.ParameterKey === 'DbEndpointAddress'), { ParameterKey: 'DbEndpointAddress', ParameterValue: 'db.local' });
+    assert.deepEqual(input.Parameters?.find((p) => p.ParameterKey === 'DbMasterSecretArn'), { ParameterKey: 'DbMasterSecretArn', ParameterValue: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-new' });
     // Every plan came before the first stack operation.
     const kinds = deps.reporter.events.map((e) => (e.data?.plan && !e.data.replanned ? 'plan' : /: (creating|executing)/.test(e.message) && e.level === 'step' ? 'run' : '')).filter(Boolean);
     assert.deepEqual(kinds, ['plan', 'plan', 'run', 'run']);

@@ -67,12 +67,20 @@ export function fixtureTemplates(config: EnvConfig, opts: { padServiceBytes?: nu
       DbEndpointPort: { Value: '5432' },
       DbInstanceIdentifier: { Value: `catalog-${config.name}` },
       DbMasterSecretArn: { Value: `arn:aws:secretsmanager:us-east-1:${MOTO_ACCOUNT_ID}:secret:rds!db-catalog-${config.name}` },
+      DbKmsKeyArn: { Value: `arn:aws:kms:us-east-1:${MOTO_ACCOUNT_ID}:key/catalog-${config.name}` },
       DbSubnetGroupName: { Value: { Ref: 'DbSubnetGroup' } },
     },
   };
   const secrets = {
-    Parameters: { DbEndpointAddress: str('from catalog-storage'), DbEndpointPort: str('from catalog-storage'), RotationSecurityGroupId: str('from catalog-network') },
-    Resources: { SecretsLogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: { 'Fn::Sub': `/catalog/${config.name}/secrets/\${DbEndpointAddress}` } } } },
+    // What the real catalog-secrets takes from the stacks before it (its AppDbSecret* are sticky, not upstream).
+    Parameters: { DbMasterSecretArn: str('from catalog-storage'), DbKmsKeyArn: str('from catalog-storage'), RotationSecurityGroupId: str('from catalog-network') },
+    Resources: {
+      SecretsLogGroup: {
+        Type: 'AWS::Logs::LogGroup',
+        // Named after the master secret (the part after rds!), so a new upstream Output replaces it.
+        Properties: { LogGroupName: { 'Fn::Sub': [`/catalog/${config.name}/secrets/\${Name}`, { Name: { 'Fn::Select': [1, { 'Fn::Split': ['!', { Ref: 'DbMasterSecretArn' }] }] } }] } },
+      },
+    },
     Outputs: { AppDbSecretArn: { Value: `arn:aws:secretsmanager:us-east-1:${MOTO_ACCOUNT_ID}:secret:catalog-${config.name}-app` } },
   };
   const serviceParams: Record<string, unknown> = {
