@@ -10,6 +10,7 @@
 // A static import: the CommonJS bundle's require('pg') resolves through NODE_PATH to the layer in
 // /opt/nodejs/node_modules; a dynamic import() does not (ERR_MODULE_NOT_FOUND in Lambda).
 import pg from 'pg';
+import { AwsCallError } from './aws-json.ts';
 import { appConnection, proxyEndpoint, type DbTarget } from './db-connection.ts';
 import { settings } from './env.ts';
 import { armDeadline, currentDeadline, dbTimeouts, functionTimeoutKnown } from './timeouts.ts';
@@ -32,7 +33,22 @@ export function poolSize(): number {
 
 async function buildPool(target: DbTarget, fresh: boolean): Promise<pg.Pool> {
   const viaProxy = target === 'writer' && !!proxyEndpoint() && !process.env.DATABASE_URL;
-  return new pg.Pool({ ...(await appConnection(target, fresh)), max: viaProxy ? poolSize() : settings().dbMaxConn, idleTimeoutMillis: 60_000, ...poolTimeouts() });
+  return new pg.Pool({ ...(await connectionOptions(target, fresh)), max: viaProxy ? poolSize() : settings().dbMaxConn, idleTimeoutMillis: 60_000, ...poolTimeouts() });
+}
+
+/**
+ * Where and as whom to connect. Credentials that cannot be read right now (Secrets Manager
+ * throttling, a 5xx, no answer) leave the database unavailable to this request: a 503 the client
+ * retries, not a 500. A secret that does not exist or may not be read stays a 500: that is a
+ * misconfiguration, and the 5xx alarm should see it.
+ */
+async function connectionOptions(target: DbTarget, fresh: boolean): ReturnType<typeof appConnection> {
+  try {
+    return await appConnection(target, fresh);
+  } catch (err) {
+    if (err instanceof AwsCallError && err.retryable) throw new DatabaseUnavailableError(`the database credentials cannot be read now (${err.code})`, err);
+    throw err;
+  }
 }
 
 function watch(p: pg.Pool): pg.Pool {
