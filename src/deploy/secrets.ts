@@ -43,7 +43,7 @@ export const OPERATOR_SECRETS: readonly OperatorSecret[] = [
 export const NOT_OPERATOR_SET: Readonly<Record<string, string>> = {
   AppDbSecret: 'it is the application database user, rotated by Secrets Manager (multi-user rotation); setting it by hand would break the database login',
   JwtKeysSecret:
-    'JWT verification keys are public and the authorizer fetches them from auth.jwksUri; nothing reads this secret, and it is being removed from catalog-secrets',
+    'JWT verification keys are public and the authorizer fetches them from auth.jwksUri; nothing read it, and catalog-secrets no longer creates it',
 };
 
 /** Secrets Manager's limit on a SecretString. */

@@ -44,7 +44,7 @@ describe('deploy/secrets: the operator-set secrets and the value read for them',
     assert.equal(findOperatorSecret('PollerTokenSecret'), poller);
     const refused = (name: string, message: string) => assert.throws(() => findOperatorSecret(name), (e: unknown) => e instanceof UserInputError && e.message === message);
     refused('AppDbSecret', 'secrets set: AppDbSecret is not set by hand: it is the application database user, rotated by Secrets Manager (multi-user rotation); setting it by hand would break the database login');
-    refused('JwtKeysSecret', 'secrets set: JwtKeysSecret is not set by hand: JWT verification keys are public and the authorizer fetches them from auth.jwksUri; nothing reads this secret, and it is being removed from catalog-secrets');
+    refused('JwtKeysSecret', 'secrets set: JwtKeysSecret is not set by hand: JWT verification keys are public and the authorizer fetches them from auth.jwksUri; nothing read it, and catalog-secrets no longer creates it');
     refused('PollerTokenSecert', 'secrets set: unknown secret "PollerTokenSecert"; did you mean PollerTokenSecret? (secrets set by hand: PollerTokenSecret)');
     refused('appdbsecret', 'secrets set: unknown secret "appdbsecret"; did you mean AppDbSecret? (secrets set by hand: PollerTokenSecret)');
     refused('DatabasePassword', 'secrets set: unknown secret "DatabasePassword" (secrets set by hand: PollerTokenSecret)');
