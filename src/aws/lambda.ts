@@ -33,6 +33,11 @@ export interface LambdaApi {
   /** $LATEST's or a version's code and configuration. */
   snapshot(functionName: string, qualifier: string): Promise<FunctionSnapshot>;
   getAlias(functionName: string, alias: string): Promise<AliasState>;
+  /**
+   * The alias's RevisionId, which changes with every update of it (UpdateAlias given it refuses
+   * when the alias changed since); undefined when Lambda gives none.
+   */
+  aliasRevisionId(functionName: string, alias: string): Promise<string | undefined>;
   /** Points the alias at `version`, with `weights` (version → fraction) as extra routing; {} clears it. */
   updateAlias(functionName: string, alias: string, version: string, weights: Record<string, number>): Promise<void>;
 }
@@ -59,6 +64,9 @@ export async function createLambdaApi(target: AwsTarget): Promise<LambdaApi> {
     async getAlias(functionName, alias) {
       const out = await client.send(new l.GetAliasCommand({ FunctionName: functionName, Name: alias }));
       return { functionVersion: out.FunctionVersion ?? '$LATEST', additionalWeights: { ...(out.RoutingConfig?.AdditionalVersionWeights ?? {}) } };
+    },
+    async aliasRevisionId(functionName, alias) {
+      return (await client.send(new l.GetAliasCommand({ FunctionName: functionName, Name: alias }))).RevisionId;
     },
     async updateAlias(functionName, alias, version, weights) {
       await client.send(

@@ -286,6 +286,8 @@ export function envSchemaFor(regions: readonly AwsRegion[]) {
         bakeSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
         requireApproval: { type: 'boolean' },
         alarmPollSeconds: { type: 'integer', minimum: 1, maximum: 15 },
+        // Where the traffic shift runs by default: this process, or the env's release state machine.
+        shift: { enum: ['cli', 'aws'] },
       }),
       artifacts: strictObject(['bucket', 'prefix'], {
         // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3–63 of

@@ -202,6 +202,11 @@ export interface ReleaseConfig {
   requireApproval: boolean;
   /** How often alarms are polled during a bake, in seconds (≤ 15). */
   alarmPollSeconds: number;
+  /**
+   * Where `release` runs the traffic shift unless `--on` says otherwise: `cli` (this process, the
+   * default) or `aws` (the env's release state machine in AWS Step Functions).
+   */
+  shift?: 'cli' | 'aws';
 }
 
 export interface ArtifactsConfig {

@@ -123,7 +123,7 @@ export async function restore(aws: ShiftDeps['aws'], plan: Pick<ShiftPlan, 'func
 }
 
 /** What a function's alias serves once the shift has set `step` percent. */
-function expectedAlias(f: FunctionShift, step: number): { functionVersion: string; additionalWeights: Record<string, number> } {
+export function expectedAlias(f: FunctionShift, step: number): { functionVersion: string; additionalWeights: Record<string, number> } {
   if (step >= 100 || f.previousVersion === f.newVersion) return { functionVersion: f.newVersion, additionalWeights: {} };
   return { functionVersion: f.previousVersion, additionalWeights: { [f.newVersion]: step / 100 } };
 }
