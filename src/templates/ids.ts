@@ -200,3 +200,8 @@ const FN_IDS = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, Object.freeze(
 
 /** Everything named after one function, in catalog-service and catalog-observability. */
 export const fnIds = (fn: FunctionName): Readonly<ReturnType<typeof namesOf>> => FN_IDS[fn];
+
+/** catalog-service: the release state machine, its role and log group (./release-resources.ts). */
+export const RELEASE = ids('ReleaseLogGroup', 'ReleaseRole', 'ReleaseStateMachine');
+/** catalog-service Output: the release state machine `release --on aws` starts. */
+export const RELEASE_OUT = ids('ReleaseStateMachineArn');

@@ -567,7 +567,8 @@ function recordStates(config: EnvConfig): States {
       Next: 'End?',
     },
     'End?': { Type: 'Choice', Choices: [{ Variable: '$.final.record.outcome', StringEquals: 'promoted', Next: 'Promoted' }], Default: 'Failed' },
-    Promoted: { Type: 'Succeed', OutputPath: '$.final.record' },
+    // A Pass, not Succeed: CloudFormation's schema for a Succeed state admits no OutputPath.
+    Promoted: { Type: 'Pass', OutputPath: '$.final.record', End: true },
     Failed: { Type: 'Fail', ErrorPath: '$.final.error', CausePath: '$.final.record.reason' },
   };
 }

@@ -31,6 +31,7 @@ import {
 } from './cfn.ts';
 import { CONDITION, fnIds, OUT, PARAM, routeIds, SERVICE as S } from './ids.ts';
 import { ApiGateway, Events, IAM, Lambda, Logs, removalPolicy, StepFunctions, type MethodSetting, type ResourceBase } from './resources.ts';
+import { releaseOutputs, releaseResources } from './release-resources.ts';
 import { buildStateMachine } from './state-machine.ts';
 
 type Resources = Record<string, ResourceBase>;
@@ -631,7 +632,7 @@ export function buildServiceStack(config: EnvConfig): Template {
     Description: `Catalog ${config.name}: API, functions, live aliases, audit rule and status poller`,
     Parameters: serviceParameters(config),
     Conditions: serviceConditions(),
-    Resources: { ...lambdaResources(config), ...apiResources(config), ...auditResources(config), ...pollerResources(config) },
-    Outputs: serviceOutputs(config),
+    Resources: { ...lambdaResources(config), ...apiResources(config), ...auditResources(config), ...pollerResources(config), ...releaseResources(config) },
+    Outputs: { ...serviceOutputs(config), ...releaseOutputs() },
   };
 }

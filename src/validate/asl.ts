@@ -1,7 +1,8 @@
 /**
- * asl-validator over state_machine.json. The rendered definition carries CloudFormation
- * placeholders (`${CheckCatalogStatusFunctionArn}`) as Task resources; they are replaced by
- * well-formed Lambda ARNs first so the validator's ARN check still runs on everything else.
+ * asl-validator over state_machine.json and release_state_machine.json. The poller's definition
+ * carries CloudFormation placeholders (`${CheckCatalogStatusFunctionArn}`) as Task resources; they
+ * are replaced by well-formed Lambda ARNs first so the validator's ARN check still runs on
+ * everything else.
  */
 import { createRequire } from 'node:module';
 import type { Finding } from './report.ts';
@@ -35,9 +36,9 @@ function loadValidator(): AslValidator {
   return validator;
 }
 
-export function checkAsl(env: string, definition: unknown, target: { region: string; account: string }): Finding[] {
+export function checkAsl(env: string, definition: unknown, target: { region: string; account: string }, stack = 'state_machine'): Finding[] {
   if (definition === null || typeof definition !== 'object') {
-    return [{ env, stack: 'state_machine', resource: '-', checker: 'asl', rule: 'NOT_AN_OBJECT', severity: 'error', message: 'state_machine.json is missing or not a JSON object' }];
+    return [{ env, stack, resource: '-', checker: 'asl', rule: 'NOT_AN_OBJECT', severity: 'error', message: `${stack}.json is missing or not a JSON object` }];
   }
   const validate = loadValidator();
   // The validator writes defaults into the object it checks, so it gets its own copy.
@@ -45,7 +46,7 @@ export function checkAsl(env: string, definition: unknown, target: { region: str
   const result = validate(copy, { checkPaths: true, checkArn: true });
   return result.errors.map((e) => ({
     env,
-    stack: 'state_machine',
+    stack,
     resource: stateOf(e, definition),
     checker: 'asl',
     rule: e['Error code'],

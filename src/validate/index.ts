@@ -18,12 +18,15 @@ import { runCfnLint, type TemplateFile } from './cfn-lint.ts';
 import { runCheckov } from './checkov.ts';
 import { buildReport, CHECKERS, type CheckerName, type CheckerRun, type Finding, type RenderedFiles, type Suppression, type ValidationReport } from './report.ts';
 import { checkRules } from './rules.ts';
+import { RELEASE } from '../templates/ids.ts';
+import { alarmNamesOf, checkReleaseStateMachine } from './release-state-machine.ts';
 import { checkStateMachine } from './state-machine.ts';
 import { collectSuppressions } from './suppressions.ts';
 
 export type { Finding, ValidationReport, CheckerName } from './report.ts';
 
 export const STATE_MACHINE_FILE = 'state_machine.json';
+export const RELEASE_STATE_MACHINE_FILE = 'release_state_machine.json';
 
 export interface EnvInput {
   /** The env name findings are filed under; distinct per input. */
@@ -102,8 +105,21 @@ export async function validateRendered(given: readonly EnvInput[], opts: Validat
             return c.findings;
           }),
       ],
-      ['asl', (e) => checkAsl(e.name, e.rendered[STATE_MACHINE_FILE], { region: e.config.account.region, account: e.config.account.id })],
-      ['state-machine', (e) => checkStateMachine(e.name, e.rendered[STATE_MACHINE_FILE], e.rendered['catalog-service.json'])],
+      [
+        'asl',
+        (e) => {
+          const target = { region: e.config.account.region, account: e.config.account.id };
+          const release = hasReleaseStateMachine(e) ? checkAsl(e.name, e.rendered[RELEASE_STATE_MACHINE_FILE], target, 'release_state_machine') : [];
+          return [...checkAsl(e.name, e.rendered[STATE_MACHINE_FILE], target), ...release];
+        },
+      ],
+      [
+        'state-machine',
+        (e) => [
+          ...checkStateMachine(e.name, e.rendered[STATE_MACHINE_FILE], e.rendered['catalog-service.json']),
+          ...(hasReleaseStateMachine(e) ? checkReleaseStateMachine(e.name, e.rendered[RELEASE_STATE_MACHINE_FILE], e.rendered['catalog-service.json'], e.config, alarmNamesOf(e.rendered['catalog-observability.json'])) : []),
+        ],
+      ],
     ];
     for (const [checker, fn] of inProcess) {
       // Suppressions are always collected: the report lists them even when their checker is off.
@@ -131,6 +147,16 @@ export async function validateRendered(given: readonly EnvInput[], opts: Validat
     await settled;
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether the env deploys a release state machine: its file or its resource in catalog-service.
+ * Either without the other is a finding of the cross-check; neither (templates from before it)
+ * leaves nothing to check.
+ */
+function hasReleaseStateMachine(e: EnvInput): boolean {
+  const svc = e.rendered['catalog-service.json'] as { Resources?: Record<string, unknown> } | undefined;
+  return e.rendered[RELEASE_STATE_MACHINE_FILE] !== undefined || svc?.Resources?.[RELEASE.ReleaseStateMachine] !== undefined;
 }
 
 /** The rendered files as plain JSON values: the bytes render writes, parsed back. */

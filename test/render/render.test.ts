@@ -7,7 +7,7 @@ import { renderFiles } from '../../src/render/index.ts';
 import { runCli } from '../support/cli.ts';
 
 const ENVS = ['dev', 'staging', 'prod'];
-const FILES = ['catalog-network.json', 'catalog-observability.json', 'catalog-secrets.json', 'catalog-service.json', 'catalog-storage.json', 'state_machine.json'];
+const FILES = ['catalog-network.json', 'catalog-observability.json', 'catalog-secrets.json', 'catalog-service.json', 'catalog-storage.json', 'release_state_machine.json', 'state_machine.json'];
 
 describe('render', () => {
   let tmp: string;
@@ -46,9 +46,9 @@ describe('render', () => {
     const r = await runCli(['render', '--all', '--out', tmp]);
     assert.equal(r.code, 0, r.stderr);
     for (const env of ENVS) assert.deepEqual((await readdir(join(tmp, env))).sort(), FILES);
-    assert.match(r.stderr, /dev: 6 written, 0 unchanged/);
+    assert.match(r.stderr, /dev: 7 written, 0 unchanged/);
     const again = await runCli(['render', '--all', '--out', tmp]);
-    assert.match(again.stderr, /prod: 0 written, 6 unchanged/);
+    assert.match(again.stderr, /prod: 0 written, 7 unchanged/);
     const check = await runCli(['render', '--all', '--check', '--out', tmp]);
     assert.equal(check.code, 0, check.stderr);
   });
