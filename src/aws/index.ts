@@ -7,6 +7,7 @@ import { createCloudFormationApi, type CloudFormationApi } from './cloudformatio
 import { createCloudWatchApi, type CloudWatchApi } from './cloudwatch.ts';
 import { createLambdaApi, type LambdaApi } from './lambda.ts';
 import { createS3Api, type S3Api } from './s3.ts';
+import type { SfnApi } from './sfn.ts';
 import { guardStacks, type StackGuardOptions } from './stack-guard.ts';
 import { assertAccount, callerAccount } from './sts.ts';
 import type { AwsTarget } from './target.ts';
@@ -21,6 +22,8 @@ export interface AwsApi {
   apigateway: ApiGatewayApi;
   cloudwatch: CloudWatchApi;
   cloudformation: CloudFormationApi;
+  /** Step Functions, for releases run in AWS; created on first use (src/deploy/release.ts sfnOf) unless given. */
+  sfn?: SfnApi;
 }
 
 export async function createAwsApi(target: AwsTarget): Promise<AwsApi> {

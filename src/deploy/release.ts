@@ -9,6 +9,7 @@ import type { StackSummary } from '../aws/cloudformation.ts';
 import type { MetricId } from '../aws/cloudwatch.ts';
 import type { AwsApi } from '../aws/index.ts';
 import type { FunctionSnapshot } from '../aws/lambda.ts';
+import { createSfnApi, executionArnFor, type SfnApi } from '../aws/sfn.ts';
 import { API_FUNCTIONS, STACK_NAMES, stackName, type EnvConfig } from '../config/types.ts';
 import { DeployError, UserInputError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
@@ -18,7 +19,8 @@ import { canonicalJson } from '../util/canonical-json.ts';
 import type { CodeKeys } from './params.ts';
 import { assertOwnStacks, deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
 import { AUTHORIZER_METRICS } from '../handlers/authorizer/metrics.ts';
-import { checkShiftLock, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, LIVE_ALIAS, readAliases, shiftTraffic, type FunctionShift, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
+import { checkHistoryBudget, executionInput, executionWhere, followExecution } from './server-shift.ts';
+import { abortableSleep, checkShiftLock, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, LIVE_ALIAS, readAliases, shiftTraffic, type FunctionShift, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 
 export interface ReleaseTargets {
   /** Function name in AWS, by FunctionName<Pascal> output key. */
@@ -26,6 +28,8 @@ export interface ReleaseTargets {
   restApiId: string;
   stageName: string;
   alarmNames: string[];
+  /** The release state machine (`release --on aws`), when catalog-service has one. */
+  releaseStateMachineArn?: string;
 }
 
 export interface ReleaseManifest {
@@ -46,6 +50,8 @@ export interface ReleaseManifest {
   stageVariablesBefore: Record<string, string>;
   /** Set when `catalogctl rollback` later put back what served before this release. */
   rolledBackAt?: string;
+  /** The Step Functions execution that runs the shift (`release --on aws`). */
+  execution?: string;
 }
 
 export async function resolveTargets(aws: Pick<AwsApi, 'cloudformation'>, config: EnvConfig): Promise<ReleaseTargets> {
@@ -69,7 +75,17 @@ function targetsFrom(config: EnvConfig, svc: StackSummary | undefined, obs: Stac
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    ...(svc.outputs.ReleaseStateMachineArn ? { releaseStateMachineArn: svc.outputs.ReleaseStateMachineArn } : {}),
   };
+}
+
+/** The Step Functions interface of `aws` (created once, on first use: only server-side releases need it). */
+const sfnClients = new WeakMap<object, Promise<SfnApi>>();
+export function sfnOf(aws: Pick<AwsApi, 'target'> & { sfn?: SfnApi }): Promise<SfnApi> {
+  if (aws.sfn) return Promise.resolve(aws.sfn);
+  let c = sfnClients.get(aws);
+  if (!c) sfnClients.set(aws, (c = createSfnApi(aws.target)));
+  return c;
 }
 
 /** A key under the env's artifact prefix. */
@@ -122,6 +138,16 @@ export interface ReleaseOptions extends Omit<ShiftDeps, 'aws'> {
   lockHolder?: string;
   /** Break a release lock left by a run that is no longer running. */
   forceUnlock?: boolean;
+  /**
+   * Where the traffic shift runs: this process (`cli`, the default unless the env file's
+   * release.shift says otherwise) or the env's release state machine (`aws`), which the release
+   * then follows; aborting the signal detaches from it without stopping it.
+   */
+  on?: 'cli' | 'aws';
+  /** Between polls of the execution's history (default 1 s). */
+  followPollMs?: number;
+  /** Said when detaching from an execution: how to follow it again and how to stop it. */
+  detachHint?: string;
 }
 
 /**
@@ -170,6 +196,8 @@ export type ReleaseResult =
       manifest: ReleaseManifest;
       /** Whether catalog-service's Live* parameters were brought to what serves afterwards. */
       recorded: RecordResult;
+      /** The execution that ran the shift (`--on aws`). */
+      execution?: string;
     }
   /** What serves already equals what would be released (see compareWithLive): nothing recorded, nothing moved. */
   | { kind: 'nothing-to-release'; unchanged: string[] };
@@ -198,6 +226,17 @@ export interface ReleaseLock {
   holder: string;
   acquiredAt: string;
   token: string;
+  /** The Step Functions execution that holds the lock now: it removes the lock when it ends. */
+  execution?: string;
+}
+
+/** The release lock as acquired: removing it, or handing it to the execution that runs the shift. */
+export interface LockHandle {
+  (): Promise<void>;
+  /** The lock names `execution` from now on, and removing it is the execution's task. */
+  handOver(execution: string): Promise<void>;
+  /** The execution did not start after all: the lock is this process's again. */
+  takeBack(): Promise<void>;
 }
 
 const parseLock = (bytes: Uint8Array | undefined): ReleaseLock | undefined => {
@@ -220,7 +259,7 @@ export async function readReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvConfig
  * release function, which removes the lock only if it is still this one. A lock left by a run that
  * died (killed, machine lost) is broken with `force`.
  */
-export async function acquireReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvConfig, opts: { holder?: string; force?: boolean; reporter?: Reporter } = {}): Promise<() => Promise<void>> {
+export async function acquireReleaseLock(aws: Pick<AwsApi, 's3' | 'target'> & { sfn?: SfnApi }, config: EnvConfig, opts: { holder?: string; force?: boolean; reporter?: Reporter } = {}): Promise<LockHandle> {
   const { bucket } = config.artifacts;
   const key = lockKey(config);
   const lock: ReleaseLock = { holder: opts.holder ?? 'catalogctl', acquiredAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
@@ -234,15 +273,30 @@ export async function acquireReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvCon
   };
   if (!(await create())) {
     const held = await readReleaseLock(aws, config);
-    const who = held ? `${held.holder}, since ${held.acquiredAt}` : 'holder unknown';
-    if (!opts.force) throw new UserInputError(`release: another release of ${config.name} holds the lock (${who}); wait for it to finish, or, if it is no longer running, rerun with --force-unlock`);
-    opts.reporter?.report({ level: 'warn', topic: 'release', message: `--force-unlock: removing the release lock held by ${who}` });
+    const who = held ? `${held.holder}, since ${held.acquiredAt}${held.execution ? `, execution ${held.execution}` : ''}` : 'holder unknown';
+    // A lock naming an execution can be checked: only a running one still holds it.
+    const run = held?.execution ? await (await sfnOf(aws)).describeExecution(held.execution) : undefined;
+    if (run?.status === 'RUNNING' && !opts.force)
+      throw new UserInputError(`release: release ${run.name} of ${config.name} is running in AWS (execution ${held!.execution}); follow it with \`catalogctl release --env ${config.name} --follow\` or stop it with \`catalogctl rollback --env ${config.name}\``);
+    const stale = held?.execution !== undefined && run?.status !== 'RUNNING';
+    if (!opts.force && !stale) throw new UserInputError(`release: another release of ${config.name} holds the lock (${who}); wait for it to finish, or, if it is no longer running, rerun with --force-unlock`);
+    opts.reporter?.report({ level: 'warn', topic: 'release', message: stale ? `removing the release lock left by execution ${held!.execution} (${run?.status ?? 'no longer known'})` : `--force-unlock: removing the release lock held by ${who}` });
     await aws.s3.deleteObject(bucket, key);
-    if (!(await create())) throw new UserInputError(`release: another release of ${config.name} took the lock as --force-unlock removed it; check \`catalogctl status\``);
+    if (!(await create())) throw new UserInputError(`release: another release of ${config.name} took the lock as it was removed; check \`catalogctl status\``);
   }
-  return async () => {
-    if ((await readReleaseLock(aws, config))?.token === lock.token) await aws.s3.deleteObject(bucket, key);
+  let handedOver = false;
+  const handle = (async () => {
+    if (!handedOver && (await readReleaseLock(aws, config))?.token === lock.token) await aws.s3.deleteObject(bucket, key);
+  }) as LockHandle;
+  handle.handOver = async (execution) => {
+    await aws.s3.putObject(bucket, key, canonicalJson({ ...lock, execution }), { contentType: 'application/json' });
+    handedOver = true;
   };
+  handle.takeBack = async () => {
+    handedOver = false;
+    await aws.s3.putObject(bucket, key, canonicalJson(lock), { contentType: 'application/json' });
+  };
+  return handle;
 }
 
 /**
@@ -251,10 +305,11 @@ export async function acquireReleaseLock(aws: Pick<AwsApi, 's3'>, config: EnvCon
  */
 export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
   const reporter = opts.reporter ?? silentReporter;
+  if ((opts.on ?? config.release.shift) === 'aws' && opts.gate) throw new UserInputError('release --verify gates each step from this process: it cannot gate a shift run in AWS (use --on cli)');
   await assertOwnStacks(config, aws.cloudformation);
   const unlock = await acquireReleaseLock(aws, config, { holder: opts.lockHolder, force: opts.forceUnlock, reporter });
   try {
-    return await releaseLocked(config, aws, opts, reporter);
+    return await releaseLocked(config, aws, opts, reporter, unlock);
   } finally {
     await unlock().catch((err: unknown) =>
       reporter.report({ level: 'warn', topic: 'release', message: `could not remove the release lock s3://${config.artifacts.bucket}/${lockKey(config)}: ${(err as Error).message}; the next release needs --force-unlock` }),
@@ -262,7 +317,7 @@ export async function release(config: EnvConfig, aws: AwsApi, opts: ReleaseOptio
   }
 }
 
-async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions, reporter: Reporter): Promise<ReleaseResult> {
+async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions, reporter: Reporter, lock: LockHandle): Promise<ReleaseResult> {
   let artifactKeys = opts.artifactKeys ?? {};
   if (opts.artifacts && !opts.resume) {
     // The lock first: nothing is packaged or deployed while another shift is in progress.
@@ -319,6 +374,12 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     errorRatePercent: config.alarms.api5xxRatePercent,
     insufficientDataGraceSeconds: DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS,
   };
+  const onAws = (opts.on ?? config.release.shift ?? 'cli') === 'aws';
+  if (onAws) {
+    if (!t.releaseStateMachineArn) throw new DeployError(`release --on aws: stack ${stackName(config, 'catalog-service')} has no ReleaseStateMachineArn output; deploy catalog-service with the release state machine first`);
+    const problem = checkHistoryBudget(plan);
+    if (problem) throw new UserInputError(`release --on aws: ${problem}`);
+  }
   if (config.release.requireApproval) {
     if (!opts.approve || !(await opts.approve(plan))) throw new UserInputError(`release: not approved; nothing was shifted (release ${releaseId})`);
   }
@@ -337,10 +398,13 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     stageVariables: { ...config.api.stageVariables },
     stageVariablesBefore: previousStageVariables,
   };
+  const execution = onAws ? executionArnFor(t.releaseStateMachineArn!, releaseId) : undefined;
+  if (execution) manifest.execution = execution;
   await writeManifest(aws, config, manifest);
   const moving = functions.filter((f) => f.newVersion !== f.previousVersion).length;
   const what = moving === functions.length ? `${moving} functions` : `${moving} of ${functions.length} functions (the others unchanged)`;
   reporter.report({ level: 'step', topic: 'release', message: `release ${releaseId}: shifting ${what} through ${plan.steps.join('/')}%`, data: { releaseId } });
+  if (onAws) return serverShift(config, aws, opts, reporter, { plan, manifest, stage, machine: t.releaseStateMachineArn!, execution: execution!, lock });
   let outcome: ShiftOutcome;
   try {
     outcome = await shiftTraffic(plan, { ...opts, aws });
@@ -357,6 +421,105 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
   await writeManifest(aws, config, final);
   const recorded = await recordLive(config, { aws, now: opts.now, sleep: opts.sleep, pollMs: opts.stackPollMs }, reporter);
   return { kind: 'released', releaseId, outcome, manifest: final, recorded };
+}
+
+interface ServerShift {
+  plan: ShiftPlan;
+  manifest: ReleaseManifest;
+  /** What the stage serves as the plan is made. */
+  stage: { deploymentId: string; variables: Record<string, string> };
+  machine: string;
+  execution: string;
+  lock: LockHandle;
+}
+
+/** How to follow an execution again and how to stop it, said when detaching. */
+export const detachHint = (env: string) => `follow it with \`catalogctl release --env ${env} --follow\`; stop it and restore the previous release with \`catalogctl rollback --env ${env}\``;
+
+/**
+ * The shift run by the env's release state machine: the lock handed to the execution (it names the
+ * execution and the execution removes it), the execution started with the plan, then followed to
+ * its end. Aborting the signal detaches: the execution carries on (exit 130 says how to follow it).
+ */
+async function serverShift(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions, reporter: Reporter, s: ServerShift): Promise<ReleaseResult> {
+  const sfn = await sfnOf(aws);
+  const revisions = await Promise.all(s.plan.functions.map((f) => aws.lambda.aliasRevisionId(f.functionName, LIVE_ALIAS)));
+  const input = executionInput(s.plan, { releaseId: s.manifest.releaseId, env: config.name, manifest: s.manifest, stageNow: s.stage, revisions, startedAt: new Date() });
+  // The lock names the execution before it exists, so it can never outlive a lock it removed.
+  await s.lock.handOver(s.execution);
+  try {
+    await sfn.startExecution(s.machine, s.manifest.releaseId, JSON.stringify(input));
+  } catch (err) {
+    await s.lock.takeBack();
+    await writeManifest(aws, config, { ...s.manifest, outcome: 'interrupted', reason: `the release state machine did not start: ${(err as Error).message}`, finishedAt: new Date().toISOString() });
+    throw new DeployError(`release ${s.manifest.releaseId}: StartExecution on ${s.machine}: ${(err as Error).message}; nothing was shifted`);
+  }
+  reporter.report({ level: 'step', topic: 'release', message: `the shift runs in AWS Step Functions: execution ${s.execution}`, data: { execution: s.execution } });
+  return awaitExecution(config, aws, sfn, s.execution, s.manifest, opts, reporter, false);
+}
+
+/** Follows an execution to its end, then records what serves as a CLI release does. */
+async function awaitExecution(config: EnvConfig, aws: AwsApi, sfn: SfnApi, execution: string, manifest: ReleaseManifest, opts: ReleaseOptions, reporter: Reporter, catchUp: boolean): Promise<ReleaseResult> {
+  const follower = await followExecution(sfn, execution, { reporter, signal: opts.signal, pollMs: opts.followPollMs, detachHint: opts.detachHint ?? detachHint(config.name), catchUp });
+  const outcome = follower.outcome(execution);
+  // The execution wrote the record; read back, or (when it could not) what it would say.
+  const written = await readManifest(aws, config, manifest.releaseId);
+  const final: ReleaseManifest =
+    written && written.outcome !== 'in-progress'
+      ? written
+      : { ...manifest, outcome: outcome.kind, ...(outcome.kind === 'rolled-back' ? { reason: outcome.reason } : {}), finishedAt: new Date().toISOString() };
+  if (written?.outcome === 'in-progress') {
+    reporter.report({ level: 'warn', topic: 'release', message: 'the execution could not write its release record; writing it from here' });
+    await writeManifest(aws, config, final);
+  }
+  const recorded = await recordLive(config, { aws, now: opts.now, sleep: opts.sleep, pollMs: opts.stackPollMs }, reporter);
+  return { kind: 'released', releaseId: manifest.releaseId, outcome, manifest: final, recorded, execution };
+}
+
+/** The execution running this env's release, if any: the one the lock names, else one the state machine runs. */
+export async function runningExecution(aws: AwsApi, config: EnvConfig): Promise<{ executionArn: string; name: string; startDate: Date } | undefined> {
+  const sfn = await sfnOf(aws);
+  const lock = await readReleaseLock(aws, config).catch(() => undefined);
+  if (lock?.execution) {
+    const d = await sfn.describeExecution(lock.execution);
+    if (d?.status === 'RUNNING') return { executionArn: d.executionArn, name: d.name, startDate: d.startDate };
+  }
+  const t = await resolveTargets(aws, config).catch(() => undefined);
+  if (!t?.releaseStateMachineArn) return undefined;
+  return (await sfn.runningExecutions(t.releaseStateMachineArn))[0];
+}
+
+export type FollowResult = ReleaseResult | { kind: 'nothing-to-follow' };
+
+/** `release --follow`: attaches to the release running in AWS and follows it to its end. */
+export async function followRelease(config: EnvConfig, aws: AwsApi, opts: ReleaseOptions = {}): Promise<FollowResult> {
+  const reporter = opts.reporter ?? silentReporter;
+  await assertOwnStacks(config, aws.cloudformation);
+  const run = await runningExecution(aws, config);
+  if (!run) return { kind: 'nothing-to-follow' };
+  const manifest = await readManifest(aws, config, run.name);
+  if (!manifest) throw new DeployError(`release --follow: execution ${run.executionArn} runs, but s3://${config.artifacts.bucket}/${releasesPrefix(config)}${run.name}.json does not exist`);
+  if (manifest.env !== config.name) throw new UserInputError(`release --follow: release ${manifest.releaseId} is env ${manifest.env}'s, not env ${config.name}'s`);
+  const where = await executionWhere(await sfnOf(aws), run.executionArn);
+  reporter.report({ level: 'step', topic: 'release', message: `following release ${run.name} (execution ${run.executionArn}, started ${run.startDate.toISOString()}): ${where}`, data: { releaseId: run.name, execution: run.executionArn } });
+  return awaitExecution(config, aws, await sfnOf(aws), run.executionArn, manifest, opts, reporter, true);
+}
+
+/**
+ * Stops the release execution `execution` names, if it runs, and waits until Step Functions says
+ * it stopped; true when it was running.
+ */
+async function stopExecution(aws: AwsApi, execution: string, reporter?: Reporter): Promise<boolean> {
+  const sfn = await sfnOf(aws);
+  const d = await sfn.describeExecution(execution);
+  if (d?.status !== 'RUNNING') return false;
+  await sfn.stopExecution(execution, 'catalogctl.Rollback', 'stopped by catalogctl rollback');
+  for (let i = 0; i < 60; i++) {
+    if ((await sfn.describeExecution(execution))?.status !== 'RUNNING') break;
+    await abortableSleep(500);
+  }
+  reporter?.report({ level: 'ok', topic: 'rollback', message: `stopped release execution ${execution}` });
+  return true;
 }
 
 /**
@@ -437,6 +600,16 @@ export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: stri
   // A release that was promoted and later rolled back by hand can be gone back to; one stopped mid-shift cannot.
   if (opts.to && m.outcome !== 'promoted' && !m.rolledBackAt) throw new UserInputError(`--to: release ${m.releaseId} was ${m.outcome}${m.reason ? ` (${m.reason})` : ''}, never promoted; pick a promoted release (catalogctl status lists them)`);
   const changed: string[] = [];
+  // A release running in AWS is stopped first, so it moves nothing after this.
+  const latest = opts.to ? await readManifest(aws, config) : m;
+  const lock = await readReleaseLock(aws, config);
+  let stopped: string | undefined;
+  for (const execution of new Set([latest?.execution, lock?.execution].filter((x): x is string => !!x))) {
+    if (await stopExecution(aws, execution, opts.reporter)) {
+      stopped = execution;
+      changed.push(`release execution ${execution.split(':').at(-1)} stopped`);
+    }
+  }
   // The aliases first: they carry the traffic.
   for (const f of m.functions) {
     const want = opts.to ? f.versionAfter : f.versionBefore;
@@ -459,11 +632,17 @@ export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: stri
     if (keys.length) changed.push(`stage ${m.stageName} variables → ${keys.map((k) => (k in wantVars ? `${k}=${wantVars[k]}` : `${k} removed`)).join(', ')}`);
   }
   for (const c of changed) opts.reporter?.report({ level: 'ok', topic: 'rollback', message: c });
-  if (!opts.to && changed.length && m.outcome === 'promoted') {
+  if (stopped && latest?.execution === stopped) {
+    // The stopped execution wrote no record of its end: this is it.
+    const now = new Date().toISOString();
+    await writeManifest(aws, config, { ...latest, outcome: 'rolled-back', reason: 'release execution stopped by catalogctl rollback', finishedAt: now, rolledBackAt: now });
+  } else if (!opts.to && changed.length && m.outcome === 'promoted') {
     // Recorded so status, and anyone reading the manifest, sees the release no longer serves.
     const now = new Date().toISOString();
     await writeManifest(aws, config, { ...m, outcome: 'rolled-back', reason: 'catalogctl rollback', rolledBackAt: now });
   }
+  // The lock the stopped execution held (it would have removed it at its end).
+  if (stopped && lock?.execution === stopped) await aws.s3.deleteObject(config.artifacts.bucket, lockKey(config));
   if (changed.length === 0) return { releaseId: m.releaseId, changed };
   const recorded = await recordLive(config, { aws, pollMs: opts.stackPollMs }, opts.reporter ?? silentReporter);
   return { releaseId: m.releaseId, changed, recorded };
@@ -486,8 +665,10 @@ export interface StatusReport {
   releases: { releaseId: string; outcome: string; reason?: string; startedAt: string; finishedAt?: string; rolledBackAt?: string }[];
   /** Why aliases and stage are missing, when they are. */
   note?: string;
-  /** The release lock, when a release holds it (or a dead one left it). */
-  lock?: { holder: string; acquiredAt: string };
+  /** The release lock, when a release holds it (or a dead one left it), and the execution it names. */
+  lock?: { holder: string; acquiredAt: string; execution?: string };
+  /** A release running in AWS Step Functions, and where it is. */
+  execution?: { executionArn: string; name: string; status: string; startedAt: string; where: string };
 }
 
 export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<StatusReport> {
@@ -537,5 +718,12 @@ export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<
     const m = await readManifest(aws, config, id);
     if (m) releases.push({ releaseId: m.releaseId, outcome: m.outcome, startedAt: m.startedAt, ...(m.reason ? { reason: m.reason } : {}), ...(m.finishedAt ? { finishedAt: m.finishedAt } : {}), ...(m.rolledBackAt ? { rolledBackAt: m.rolledBackAt } : {}) });
   }
-  return { env: config.name, stacks, aliases, ...(stage ? { stage } : {}), shiftInProgress, releases, ...(note ? { note } : {}), ...(held ? { lock: { holder: held.holder, acquiredAt: held.acquiredAt } } : {}) };
+  let execution: StatusReport['execution'];
+  if (held?.execution) {
+    const sfn = await sfnOf(aws);
+    const d = await sfn.describeExecution(held.execution);
+    if (d?.status === 'RUNNING') execution = { executionArn: d.executionArn, name: d.name, status: d.status, startedAt: d.startDate.toISOString(), where: await executionWhere(sfn, d.executionArn) };
+  }
+  const lock = held ? { holder: held.holder, acquiredAt: held.acquiredAt, ...(held.execution ? { execution: held.execution } : {}) } : undefined;
+  return { env: config.name, stacks, aliases, ...(stage ? { stage } : {}), shiftInProgress, releases, ...(note ? { note } : {}), ...(lock ? { lock } : {}), ...(execution ? { execution } : {}) };
 }

@@ -340,6 +340,51 @@ async function lockHolder(): Promise<string> {
 
 const pct = (w: number) => `${Math.round(w * 1000) / 10}%`;
 
+type CommandOutput = Awaited<ReturnType<typeof commandOutput>>;
+
+/** The end of a release that shifted traffic, here or in AWS: the summary, or exit 3 with the reason. */
+async function releaseEnded(r: Extract<import('../../deploy/release.ts').ReleaseResult, { kind: 'released' }>, out: CommandOutput): Promise<void> {
+  const summary = {
+    releaseId: r.releaseId,
+    functions: r.manifest.functions,
+    deploymentBefore: r.manifest.deploymentBefore,
+    deploymentAfter: r.manifest.deploymentAfter,
+    recorded: r.recorded.kind,
+    ...(r.execution ? { execution: r.execution } : {}),
+  };
+  if (r.outcome.kind === 'rolled-back') {
+    const o = r.outcome;
+    const err = new DeployError(`release ${r.releaseId} ${o.atStep === 0 ? 'not shifted' : 'rolled back'}: ${o.reason}`);
+    await out.failed(err, { ...summary, outcome: o.atStep === 0 ? 'not-shifted' : 'rolled-back', reason: o.reason, atStep: o.atStep, alarms: o.alarms });
+    throw err;
+  }
+  const versions = r.manifest.functions.map((f) => `${f.functionName} v${f.versionAfter}${f.versionBefore === f.versionAfter ? ' (unchanged)' : ''}`);
+  out.done({ ...summary, outcome: 'promoted' }, `release ${r.releaseId}: promoted (${versions.join(', ')})\n`);
+}
+
+/** `release --follow`: attach to the release running in AWS; Ctrl-C detaches again. */
+async function followCommand(flags: AwsFlags & { json?: boolean }): Promise<void> {
+  const out = await commandOutput(flags.json, 'release', flags.env, false);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  try {
+    const { config, aws } = await connect(flags);
+    const { followRelease } = await import('../../deploy/release.ts');
+    const r = await followRelease(config, aws, { reporter: out.reporter, signal: abort.signal });
+    if (r.kind === 'nothing-to-follow') {
+      out.done({ outcome: 'nothing-to-follow' }, `release: no release of ${config.name} is running in AWS; nothing to follow\n`);
+      return;
+    }
+    if (r.kind === 'released') await releaseEnded(r, out);
+  } catch (err) {
+    if (!(err instanceof DeployError && /^release \S+ (not shifted|rolled back):/.test(err.message))) await out.failed(err);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
 export function registerDeployCommands(program: Command): void {
   registerStackCommands(program);
 
@@ -353,6 +398,8 @@ export function registerDeployCommands(program: Command): void {
     .option('--force-unlock', 'remove a release lock left by a run that is no longer running (status shows who holds it)')
     .option('--verify', "gate every traffic step on `catalogctl verify` against the stage's ApiUrl (token: $CATALOGCTL_TOKEN)")
     .option('--verify-requests <n>', 'health probe requests per gate', '20')
+    .option('--on <where>', "where the traffic shift runs: cli (this process) or aws (the env's release state machine; default: the env file's release.shift, else cli)")
+    .option('--follow', 'attach to the release running in AWS Step Functions and follow it to its end (nothing else is done)')
     .option('--json', 'one JSON event per line on stdout, then a summary object')
     .addHelpText(
       'after',
@@ -362,20 +409,35 @@ OK before traffic moves and at every poll of each bake; each new version's own f
 authorizer's AuthorizerFailures metric, Lambda Errors for the others) must stay within the env's
 error rate. Code, configuration, API and stage variables equal to what serves: nothing to release.
 
+With --on aws the shift runs in the env's release state machine (catalog-service deploys it):
+everything up to the shift runs here, then the execution is started with the plan and followed
+with the same progress. Ctrl-C detaches without stopping it; \`release --follow\` attaches again,
+\`status\` shows where it is, \`rollback\` stops it and restores.
+
 Examples:
   $ catalogctl release --env dev                         # package, deploy, migrate, shift 10/50/100
   $ catalogctl release --env prod --approve --verify     # CI: approved, verify gating every step
+  $ catalogctl release --env prod --approve --on aws     # the shift runs in AWS Step Functions
+  $ catalogctl release --env prod --follow               # attach to the release running in AWS
   $ catalogctl release --env dev --skip-deploy --bake 0  # shift new versions of what the stacks run
   $ catalogctl release --env dev --resume                # finish a shift left in progress
   $ catalogctl release --env dev --json | jq -c 'select(.type == "summary")'
 
-Exit codes: 0 promoted or nothing to release, 2 bad input / not approved / shift in progress /
-another release holds the lock, 3 AWS failure, a missing gating alarm or a gate rollback,
-130 interrupted (previous release restored).`,
+Exit codes: 0 promoted, nothing to release or nothing to follow, 2 bad input / not approved /
+shift in progress / another release holds the lock, 3 AWS failure, a missing gating alarm or a
+gate rollback, 130 interrupted (previous release restored; with --on aws: detached, the release
+carries on in AWS).`,
     )
-    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; forceUnlock?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string; json?: boolean }) => {
+    .action(async (flags: AwsFlags & { bake?: string; approve?: boolean; resume?: boolean; forceUnlock?: boolean; verify?: boolean; verifyRequests: string; skipDeploy?: boolean; skipMigrations?: boolean; templatesDir?: string; on?: string; follow?: boolean; json?: boolean }) => {
       if (flags.bake !== undefined && !/^\d{1,5}$/.test(flags.bake)) throw new UserInputError(`--bake: must be whole seconds, got "${flags.bake}"`);
       if (!/^[1-9]\d{0,3}$/.test(flags.verifyRequests)) throw new UserInputError(`--verify-requests: must be a whole number from 1 to 9999, got "${flags.verifyRequests}"`);
+      if (flags.on !== undefined && flags.on !== 'cli' && flags.on !== 'aws') throw new UserInputError(`--on: must be cli or aws, got "${flags.on}"`);
+      if (flags.on === 'aws' && flags.verify) throw new UserInputError('--verify gates each step from this process: it cannot gate a shift run in AWS (--on cli)');
+      if (flags.follow) {
+        const other = (['bake', 'skipDeploy', 'skipMigrations', 'templatesDir', 'approve', 'resume', 'forceUnlock', 'verify', 'on'] as const).find((k) => flags[k] !== undefined && flags[k] !== false);
+        if (other) throw new UserInputError(`--follow attaches to a release already running: it takes no --${other.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        return followCommand(flags);
+      }
       const out = await commandOutput(flags.json, 'release', flags.env, true);
       const abort = new AbortController();
       // Kept for the whole release so a second Ctrl-C cannot kill the restore half-way.
@@ -410,6 +472,7 @@ another release holds the lock, 3 AWS failure, a missing gating alarm or a gate 
           templates,
           artifacts: flags.skipDeploy ? undefined : artifacts,
           skipMigrations: flags.skipMigrations,
+          on: flags.on as 'cli' | 'aws' | undefined,
           approve: async (plan) => {
             if (flags.approve) return true;
             if (!process.stdin.isTTY) throw new UserInputError(`release: env ${config.name} requires approval; pass --approve or run on a terminal`);
@@ -435,21 +498,7 @@ another release holds the lock, 3 AWS failure, a missing gating alarm or a gate 
           out.done({ outcome: 'nothing-to-release', unchanged: r.unchanged }, `release: nothing to release for ${config.name} (${r.unchanged.join(', ')})\n`);
           return;
         }
-        const summary = {
-          releaseId: r.releaseId,
-          functions: r.manifest.functions,
-          deploymentBefore: r.manifest.deploymentBefore,
-          deploymentAfter: r.manifest.deploymentAfter,
-          recorded: r.recorded.kind,
-        };
-        if (r.outcome.kind === 'rolled-back') {
-          const o = r.outcome;
-          const err = new DeployError(`release ${r.releaseId} ${o.atStep === 0 ? 'not shifted' : 'rolled back'}: ${o.reason}`);
-          await out.failed(err, { ...summary, outcome: o.atStep === 0 ? 'not-shifted' : 'rolled-back', reason: o.reason, atStep: o.atStep, alarms: o.alarms });
-          throw err;
-        }
-        const versions = r.manifest.functions.map((f) => `${f.functionName} v${f.versionAfter}${f.versionBefore === f.versionAfter ? ' (unchanged)' : ''}`);
-        out.done({ ...summary, outcome: 'promoted' }, `release ${r.releaseId}: promoted (${versions.join(', ')})\n`);
+        await releaseEnded(r, out);
       } catch (err) {
         if (!(err instanceof DeployError && /^release \S+ (not shifted|rolled back):/.test(err.message))) await out.failed(err);
         throw err;
@@ -464,9 +513,11 @@ another release holds the lock, 3 AWS failure, a missing gating alarm or a gate 
     .addHelpText(
       'after',
       `
-Traffic moves first (aliases, then the stage); then catalog-service's LiveVersion*/LiveDeploymentId
-parameters are set to what now serves, so diff has nothing to change on them. A second run changes
-nothing. Rollback never waits for the release lock: it is the way out of a release that misbehaves.
+A release running in AWS Step Functions (release --on aws) is stopped first (StopExecution), so it
+moves nothing afterwards. Traffic moves first (aliases, then the stage); then catalog-service's
+LiveVersion*/LiveDeploymentId parameters are set to what now serves, so diff has nothing to change
+on them. A second run changes nothing. Rollback never waits for the release lock: it is the way out
+of a release that misbehaves.
 
 Examples:
   $ catalogctl rollback --env prod                                # back to what served before the latest release
@@ -552,7 +603,8 @@ Exit codes: 0 status shown, 2 bad input / account mismatch / a stack tagged for 
         out.push(`stage ${s.stage.stageName} (${s.stage.restApiId}): deployment ${s.stage.deploymentId}`);
         out.push(`  variables: ${vars.length ? vars.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'}`);
       }
-      if (s.lock) out.push(`release lock: held by ${s.lock.holder} since ${s.lock.acquiredAt}`);
+      if (s.execution) out.push(`release running in AWS: ${s.execution.name} (execution ${s.execution.executionArn}) since ${s.execution.startedAt}: ${s.execution.where}`);
+      if (s.lock) out.push(`release lock: held by ${s.lock.holder} since ${s.lock.acquiredAt}${s.lock.execution ? ` (execution ${s.lock.execution})` : ''}`);
       out.push('releases:');
       for (const r of s.releases) out.push(`  ${r.releaseId}  ${r.outcome}  ${r.startedAt}${r.reason ? `  (${r.reason})` : ''}`);
       if (s.releases.length === 0) out.push('  none recorded');
