@@ -128,4 +128,87 @@ describe('release --on aws: the shift run by the release state machine (CLI, emu
     assert.deepEqual(await readManifest(aws, config, 'latest'), m);
     assert.equal(await readReleaseLock(aws, config), undefined, 'the execution removed the lock');
   });
+
+  it('an alarm forced to ALARM mid-bake: aliases and stage restored by the execution, exit 3 from the CLI that started it and from one following it', async () => {
+    const rel = background(args('release', '--on', 'aws', '--bake', '30'));
+    await rel.saw('10%: baking');
+    // A second CLI attaches while the first still follows.
+    const follow = background(args('release', '--follow'));
+    await follow.saw('following release r');
+    await fx.setAlarm('catalog-p99-latency', 'ALARM');
+    const [code, followCode] = await Promise.all([rel.exit, follow.exit]);
+    for (const [c, err] of [[code, rel.stderr()], [followCode, follow.stderr()]] as const) {
+      assert.equal(c, 3, err);
+      assert.match(err, /! alarm catalog-p99-latency in ALARM at 10%: rolling back\n/);
+      assert.match(err, /\ncatalogctl: release r\S+ rolled back: alarm catalog-p99-latency in ALARM at 10%\n$/);
+    }
+    assert.deepEqual(await aliases(), FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));
+    assert.deepEqual(await stage(), { deploymentId: fx.deploymentId, variables: fx.stageVariables });
+    const ex = onlyExecution();
+    assert.deepEqual([ex.status, ex.error, ex.cause], ['FAILED', 'Release.RolledBack', 'alarm catalog-p99-latency in ALARM at 10%']);
+    const m = await readManifest(aws, config, ex.name);
+    assert.deepEqual([m?.outcome, m?.reason], ['rolled-back', 'alarm catalog-p99-latency in ALARM at 10%']);
+    assert.equal(await readReleaseLock(aws, config), undefined);
+    // status and a following CLI agree with the record.
+    assert.match((await runCli(args('status'), { env })).stdout, new RegExp(`\\n  ${ex.name}  rolled-back  \\S+  \\(alarm catalog-p99-latency in ALARM at 10%\\)\\n`));
+  });
+
+  it('the CLI killed mid-shift: the execution carries on to 100 %; Ctrl-C detaches (130, saying how to follow), --follow attaches again', async () => {
+    const killed = background(args('release', '--on', 'aws', '--bake', '2'));
+    await killed.saw('10% of traffic on the new versions');
+    killed.child.kill('SIGKILL');
+    await killed.exit;
+    const ex = onlyExecution();
+    await ex.done;
+    assert.equal(ex.status, 'SUCCEEDED');
+    assert.deepEqual(await aliases(), FUNCTIONS.map(() => ({ functionVersion: '2', additionalWeights: {} })));
+    assert.equal((await readManifest(aws, config, ex.name))?.outcome, 'promoted');
+    assert.equal(await readReleaseLock(aws, config), undefined);
+
+    // A second release, detached with Ctrl-C, then followed again to its end.
+    await fx.changeFunctions('r3');
+    const detached = background(args('release', '--on', 'aws', '--bake', '3'));
+    await detached.saw('10% of traffic on the new versions');
+    detached.child.kill('SIGINT');
+    assert.equal(await detached.exit, 130, detached.stderr());
+    assert.match(detached.stderr(), /\ncatalogctl: detached from release execution arn:aws:states:\S+:r\S+: it carries on in AWS; follow it with `catalogctl release --env dev --follow`; stop it and restore the previous release with `catalogctl rollback --env dev`\n$/);
+    const second = sfn.executions().find((e) => e !== ex)!;
+    assert.equal(second.status, 'RUNNING', 'detaching does not stop it');
+    const lock = await readReleaseLock(aws, config);
+    assert.equal(lock?.execution, second.executionArn, 'the lock names the execution');
+    const st = await runCli(args('status'), { env });
+    assert.match(st.stdout, new RegExp(`\\nrelease running in AWS: ${second.name} \\(execution ${second.executionArn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) since \\S+: at (10|50)% \\((baking, \\d+ s left|bake done)\\)\\n`));
+    const again = await runCli(args('release', '--on', 'aws', '--bake', '0'), { env });
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, new RegExp(`catalogctl: release: release ${second.name} of dev is running in AWS \\(execution \\S+\\); follow it with \`catalogctl release --env dev --follow\` or stop it with \`catalogctl rollback --env dev\`\\n$`));
+    const followed = await runCli(args('release', '--follow'), { env });
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.match(followed.stderr, new RegExp(`^▸ following release ${second.name} \\(execution \\S+, started \\S+\\): at \\d+%`));
+    assert.match(followed.stderr, /▸ 100% of traffic on the new versions\n/);
+    assert.match(followed.stdout, new RegExp(`^release ${second.name}: promoted \\(catalog-list-datasets v3, `));
+    assert.equal(second.status, 'SUCCEEDED');
+    assert.equal((await runCli(args('release', '--follow'), { env })).stdout, 'release: no release of dev is running in AWS; nothing to follow\n');
+  });
+
+  it('rollback stops a running execution (StopExecution) and restores; the releasing CLI reports the stop (exit 3)', async () => {
+    const rel = background(args('release', '--on', 'aws', '--bake', '30'));
+    await rel.saw('▸ 10% of traffic on the new versions');
+    const rb = await runCli(args('rollback'), { env });
+    assert.equal(rb.code, 0, rb.stderr);
+    const ex = onlyExecution();
+    assert.equal(ex.status, 'ABORTED');
+    assert.match(rb.stdout, new RegExp(`^rollback \\(release ${ex.name}\\):\\n  release execution ${ex.name} stopped\\n  catalog-list-datasets:live → 1\\n`));
+    assert.deepEqual(await aliases(), FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));
+    assert.deepEqual(await stage(), { deploymentId: fx.deploymentId, variables: fx.stageVariables });
+    const m = await readManifest(aws, config, ex.name);
+    assert.deepEqual([m?.outcome, m?.reason], ['rolled-back', 'release execution stopped by catalogctl rollback']);
+    assert.equal(await readReleaseLock(aws, config), undefined, 'the stopped execution cannot remove its lock: rollback does');
+    assert.equal(await rel.exit, 3, rel.stderr());
+    assert.match(rel.stderr(), /\ncatalogctl: release execution \S+ was stopped \(stopped by catalogctl rollback\); see `catalogctl status`\n$/);
+    // Nothing moves afterwards: the stopped execution is over.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(await aliases(), FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));
+    const again = await runCli(args('rollback'), { env });
+    assert.match(again.stdout, /already in place, nothing changed/);
+  });
 });
