@@ -65,6 +65,8 @@ export interface SfnLocalOptions {
   after?: (call: SdkCall, output: Json) => void;
   /** Fixed Wait durations in ms (per state name) instead of the definition's seconds. */
   waitMs?: Record<string, number>;
+  /** Binds each Task's resource to a handler instead of the emulator (a scripted world). */
+  bind?: (resource: string) => (input: Json) => Promise<Json>;
 }
 
 const now = () => Date.now() / 1000;
@@ -86,7 +88,7 @@ function allStates(def: Def): [string, Record<string, unknown>][] {
 export async function startSfnLocal(opts: SfnLocalOptions): Promise<SfnLocal> {
   const machines = new Map<string, { def: Def; types: Map<string, string>; resources: Map<string, string>; handlers: Record<string, (i: Json) => Promise<Json>> }>();
   const executions = new Map<string, LocalExecution>();
-  const bind = sdkTasks({ endpoint: opts.awsEndpoint, region: opts.region, before: opts.before, after: opts.after });
+  const bind = opts.bind ?? sdkTasks({ endpoint: opts.awsEndpoint, region: opts.region, before: opts.before, after: opts.after });
 
   function run(stateMachineArn: string, name: string, input: string): LocalExecution {
     const m = machines.get(stateMachineArn)!;
