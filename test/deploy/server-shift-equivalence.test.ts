@@ -12,8 +12,6 @@
  * injected clock. Waits take no time in either.
  */
 import { strict as assert } from 'node:assert';
-import type { AwsApi } from '../../src/aws/index.ts';
-import type { MetricId } from '../../src/aws/cloudwatch.ts';
 import { createSfnApi } from '../../src/aws/sfn.ts';
 import { loadEnv } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
@@ -22,143 +20,8 @@ import { executionInput, followExecution } from '../../src/deploy/server-shift.t
 import { shiftTraffic, type ShiftOutcome, type ShiftPlan } from '../../src/deploy/shift.ts';
 import { RecordingReporter } from '../../src/reporter.ts';
 import { buildReleaseStateMachine, RELEASE_ERRORS } from '../../src/templates/release-state-machine.ts';
-import { evaluate, type Series } from '../support/metric-math.ts';
 import { startSfnLocal, type SfnLocal } from '../support/sfn-local.ts';
-
-type State = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA' | undefined;
-
-interface Scenario {
-  plan: ShiftPlan;
-  /** Alarm states at the n-th gate check (undefined: the alarm does not exist). */
-  alarms: (check: number) => Record<string, State>;
-  /** A new version's failures and invocations at the n-th gate check. */
-  metrics: (check: number, fn: string) => { failures: number; invocations: number };
-  /** Someone moves this alias by hand after the n-th check. */
-  handEdit?: { check: number; fn: string };
-}
-
-/** One scripted account: the aliases, the stage, and readings that change with every gate check. */
-class World {
-  checks = 0;
-  aliases = new Map<string, { version: string; weights: Record<string, number>; revision: number }>();
-  stage: { deploymentId: string; variables: Record<string, string> };
-  records: string[] = [];
-  constructor(
-    private readonly sc: Scenario,
-    stage: { deploymentId: string; variables: Record<string, string> },
-  ) {
-    for (const f of sc.plan.functions) this.aliases.set(f.functionName, { version: f.previousVersion, weights: {}, revision: 1 });
-    this.stage = { deploymentId: stage.deploymentId, variables: { ...stage.variables } };
-  }
-  check(): Record<string, State> {
-    const states = this.sc.alarms(this.checks);
-    if (this.sc.handEdit?.check === this.checks) {
-      const a = this.aliases.get(this.sc.handEdit.fn)!;
-      Object.assign(a, { version: '2', weights: {}, revision: a.revision + 1 });
-    }
-    this.checks++;
-    return states;
-  }
-  /** Sum of a metric the CLI or the state machine asks for, at the current check. */
-  metric(namespace: string, metricName: string, dims: Record<string, string>): number | undefined {
-    const fn = dims.FunctionName!;
-    const m = this.sc.metrics(this.checks - 1, fn);
-    if (metricName === 'Invocations') return m.invocations > 0 ? m.invocations : undefined;
-    // Lambda publishes Errors with every invocation; the authorizer writes AuthorizerFailures when it refuses.
-    void namespace;
-    return m.invocations > 0 || m.failures > 0 ? m.failures : undefined;
-  }
-  aws(): Pick<AwsApi, 'lambda' | 'apigateway' | 'cloudwatch'> {
-    return worldApi(this);
-  }
-  bind(resource: string): (input: unknown) => Promise<unknown> {
-    return worldTasks(this, resource);
-  }
-  snapshot() {
-    return { aliases: [...this.aliases].map(([fn, a]) => [fn, a.version, a.weights]), stage: this.stage };
-  }
-}
-
-/** The world as the CLI's shift sees it: its AWS interface. */
-function worldApi(w: World): Pick<AwsApi, 'lambda' | 'apigateway' | 'cloudwatch'> {
-    return {
-      lambda: {
-        async getAlias(fn: string) {
-          const a = w.aliases.get(fn)!;
-          return { functionVersion: a.version, additionalWeights: { ...a.weights } };
-        },
-        async updateAlias(fn: string, _alias: string, version: string, weights: Record<string, number>) {
-          const a = w.aliases.get(fn)!;
-          Object.assign(a, { version, weights: { ...weights }, revision: a.revision + 1 });
-        },
-      },
-      apigateway: {
-        async setStageDeployment(_r: string, _s: string, id: string) {
-          w.stage.deploymentId = id;
-        },
-        async setStageVariables(_r: string, _s: string, vars: Record<string, string>) {
-          const keys = [...new Set([...Object.keys(w.stage.variables), ...Object.keys(vars)])].filter((k) => w.stage.variables[k] !== vars[k]);
-          w.stage.variables = { ...vars };
-          return keys;
-        },
-      },
-      cloudwatch: {
-        async alarmStates(names: string[]) {
-          const s = w.check();
-          const states = Object.fromEntries(names.filter((n) => s[n]).map((n) => [n, s[n]!]));
-          return { states, missing: names.filter((n) => !s[n]) };
-        },
-        async metricSums(metrics: MetricId[]) {
-          return metrics.map((m) => w.metric(m.namespace, m.metricName, m.dimensions) ?? 0);
-        },
-      },
-    } as unknown as Pick<AwsApi, 'lambda' | 'apigateway' | 'cloudwatch'>;
-}
-
-/** The SDK tasks of the definition, answered by the world as the services would. */
-function worldTasks(w: World, resource: string): (input: unknown) => Promise<unknown> {
-    const action = resource.split(':').slice(-2).join(':');
-    return async (raw) => {
-      const input = raw as Record<string, unknown> & { FunctionName: string; RevisionId: string; FunctionVersion: string; Key: string };
-      switch (action) {
-        case 'lambda:updateAlias': {
-          const a = w.aliases.get(input.FunctionName)!;
-          if (input.RevisionId !== String(a.revision)) throw Object.assign(new Error(`The Revision Id provided does not match the latest Revision Id of ${input.FunctionName}:live`), { name: 'Lambda.PreconditionFailedException' });
-          Object.assign(a, { version: input.FunctionVersion, weights: { ...(input.RoutingConfig as { AdditionalVersionWeights: Record<string, number> }).AdditionalVersionWeights }, revision: a.revision + 1 });
-          return { RevisionId: String(a.revision), FunctionVersion: a.version };
-        }
-        case 'apigateway:updateStage':
-          for (const op of input.PatchOperations as { Op: string; Path: string; Value?: string }[]) {
-            if (op.Path === '/deploymentId') w.stage.deploymentId = op.Value!;
-            else if (op.Op === 'remove') delete w.stage.variables[op.Path.slice('/variables/'.length)];
-            else w.stage.variables[op.Path.slice('/variables/'.length)] = op.Value!;
-          }
-          return {};
-        case 'cloudwatch:describeAlarms': {
-          const s = w.check();
-          return { MetricAlarms: (input.AlarmNames as string[]).filter((n) => s[n]).map((n) => ({ AlarmName: n, StateValue: s[n] })), CompositeAlarms: [] };
-        }
-        case 'cloudwatch:getMetricData': {
-          const t = 1_700_000_000_000;
-          const series: Record<string, Series> = {};
-          const queries = input.MetricDataQueries as { Id: string; ReturnData: boolean; Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[];
-          for (const q of queries.filter((x) => x.MetricStat)) {
-            const m = q.MetricStat!.Metric;
-            const v = w.metric(m.Namespace, m.MetricName, Object.fromEntries(m.Dimensions.map((d) => [d.Name, d.Value])));
-            series[q.Id] = new Map(v === undefined ? [] : [[t, v]]);
-          }
-          for (const q of queries.filter((x) => x.Expression)) series[q.Id] = evaluate(q.Expression!, series) as Series;
-          return { MetricDataResults: queries.filter((q) => q.ReturnData).map((q) => ({ Id: q.Id, Values: [...series[q.Id]!.values()], Timestamps: [...series[q.Id]!.keys()].map((x) => new Date(x).toISOString()) })) };
-        }
-        case 's3:putObject':
-          w.records.push(String(input.Key));
-          return {};
-        case 's3:deleteObject':
-          return {};
-      }
-      throw new Error(`world: ${resource} not scripted`);
-    };
-}
+import { World, type Scenario, type State } from './scripted-world.ts';
 
 /** A small seeded generator (mulberry32), so a failing case can be replayed by its seed. */
 function rng(seed: number) {
