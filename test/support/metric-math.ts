@@ -86,6 +86,7 @@ export function evaluate(expression: string, series: Record<string, Series>): Va
   };
   const primary = (): Value => {
     const t = take();
+    if (t === undefined) throw new Error(`metric math stand-in: expected a value in "${expression}", got the end`);
     if (t === '(') {
       const v = or();
       take(')');
