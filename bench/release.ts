@@ -10,6 +10,9 @@
  *   new versions' failures and invocations), and the "nothing to release?" comparison (each API
  *   function's $LATEST against its live version, the API definition's fingerprint, the stage), each
  *   run against a promoted release;
+ * - the same alarm → old version time with the shift run by the release state machine
+ *   (`release --on aws`): the rendered definition executed by the Step Functions stand-in
+ *   (aws-local-stepfunctions, its SDK tasks calling the emulator), side by side with the CLI's;
  * - the baseline, measured in the same run: one UpdateAlias round trip, the least that moving
  *   traffic costs.
  */
@@ -22,6 +25,8 @@ import { readAliases, readGates, type ShiftPlan } from '../src/deploy/shift.ts';
 import { deployStacks } from '../src/deploy/stacks.ts';
 import { fixtureTemplates, fnName, goLive, putCode, testConfig, type Live } from '../test/deploy/stack-fixtures.ts';
 import { getMoto, stopSharedMoto, TEST_CREDENTIALS, type Moto } from '../test/support/moto.ts';
+import { startSfnLocal, type SfnLocal } from '../test/support/sfn-local.ts';
+import { buildReleaseStateMachine } from '../src/templates/release-state-machine.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 process.env.AWS_ACCESS_KEY_ID = 'test';
@@ -91,53 +96,87 @@ async function main(): Promise<void> {
     }
   }
 
+  // Traffic is back once the last alias update of the restore returns (the stage, the manifest and
+  // the stack record follow, but move no traffic). In the CLI's shift the restore begins when it
+  // reports "rolling back"; in the state machine's, with its Restore.Aliases Map.
   const alarmRows: [string, number[], number[]][] = [];
-  for (const poll of [1, 10]) {
-    const detect: number[] = [];
-    const restoreOnly: number[] = [];
-    for (let i = 0; i < (poll === 1 ? RUNS : 2); i++) {
-      const config = await testConfig({ release: { bakeSeconds: 60, alarmPollSeconds: poll } });
-      const { aws, live } = await fresh(moto, config);
-      const cw = new CloudWatchClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS, protocol: AwsQueryProtocol });
-      let alarmAt = 0;
-      let restoreStart = 0;
-      // Traffic is back once the last alias update of the restore returns (the stage, the manifest
-      // and the stack record follow, but move no traffic).
-      let aliasesBack = 0;
-      const updateAlias = aws.lambda.updateAlias.bind(aws.lambda);
-      aws.lambda.updateAlias = async (...args) => {
-        await updateAlias(...args);
-        if (restoreStart) aliasesBack = performance.now();
-      };
-      const running = release(config, aws, {
-        ...releaseOpts(moto, config, `c${i}`),
-        reporter: {
-          report: (e) => {
-            if (e.message.startsWith('10% of traffic'))
-              // Part-way into the first bake, as a real alarm would be.
-              setTimeout(async () => {
-                await cw.send(new SetAlarmStateCommand({ AlarmName: live.alarms[0]!, StateValue: 'ALARM', StateReason: 'bench' }));
-                alarmAt = performance.now();
-              }, poll * 400);
-            if (e.message.includes('rolling back')) restoreStart = performance.now();
+  let restoreStart = 0;
+  let aliasesBack = 0;
+  // The alarm goes off part-way into the first bake, timed from the first 10% alias update either
+  // engine makes (each checks the gates right after it), as a real alarm would.
+  let moved: (() => void) | undefined;
+  const weighted = (w: object | undefined) => Object.keys(w ?? {}).length > 0;
+  const sfn: SfnLocal = await startSfnLocal({
+    awsEndpoint: moto.endpoint,
+    region: moto.region,
+    before: (call) => {
+      const u = call.input as { FunctionVersion?: string; RoutingConfig?: { AdditionalVersionWeights?: object } };
+      if (call.action === 'updateAlias' && u.FunctionVersion === '1' && !weighted(u.RoutingConfig?.AdditionalVersionWeights)) restoreStart ||= performance.now();
+    },
+    after: (call) => {
+      const u = call.input as { RoutingConfig?: { AdditionalVersionWeights?: object } };
+      if (call.action === 'updateAlias' && weighted(u.RoutingConfig?.AdditionalVersionWeights)) moved?.();
+      if (call.action === 'updateAlias' && restoreStart) aliasesBack = performance.now();
+    },
+  });
+  process.env.AWS_ENDPOINT_URL_SFN = sfn.endpoint;
+  for (const on of ['cli', 'aws'] as const) {
+    for (const poll of [1, 10]) {
+      const detect: number[] = [];
+      const restoreOnly: number[] = [];
+      for (let i = 0; i < (poll === 1 ? RUNS : 2); i++) {
+        const config = await testConfig({ release: { bakeSeconds: 60, alarmPollSeconds: poll } });
+        const { aws, live } = await fresh(moto, config);
+        const machine = `arn:aws:states:${moto.region}:123456789012:stateMachine:catalog-${config.name}-release-${on}${poll}-${i}`;
+        if (on === 'aws') sfn.register(machine, buildReleaseStateMachine(config));
+        // What catalog-service's ReleaseStateMachineArn output says once it deploys the machine.
+        const describeStack = aws.cloudformation.describeStack.bind(aws.cloudformation);
+        aws.cloudformation.describeStack = async (name) => {
+          const st = await describeStack(name);
+          return st && name.endsWith('-service') ? { ...st, outputs: { ...st.outputs, ReleaseStateMachineArn: machine } } : st;
+        };
+        const cw = new CloudWatchClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS, protocol: AwsQueryProtocol });
+        let alarmAt = 0;
+        restoreStart = 0;
+        aliasesBack = 0;
+        moved = () => {
+          moved = undefined;
+          setTimeout(async () => {
+            await cw.send(new SetAlarmStateCommand({ AlarmName: live.alarms[0]!, StateValue: 'ALARM', StateReason: 'bench' }));
+            alarmAt = performance.now();
+          }, poll * 400);
+        };
+        const updateAlias = aws.lambda.updateAlias.bind(aws.lambda);
+        aws.lambda.updateAlias = async (...args) => {
+          await updateAlias(...args);
+          if (weighted(args[3])) moved?.();
+          if (restoreStart) aliasesBack = performance.now();
+        };
+        const r = await release(config, aws, {
+          ...releaseOpts(moto, config, `c${on}${i}`),
+          on,
+          followPollMs: 100,
+          reporter: {
+            report: (e) => {
+              if (on === 'cli' && e.message.includes('rolling back')) restoreStart = performance.now();
+            },
           },
-        },
-      });
-      const r = await running;
-      const done = aliasesBack;
-      if (r.kind !== 'released' || r.outcome.kind !== 'rolled-back') throw new Error('expected a rollback');
-      const served = await Promise.all(API_FUNCTIONS.map((fn) => aws.lambda.getAlias(fnName(config, fn), 'live')));
-      if (served.some((a) => a.functionVersion !== '1' || Object.keys(a.additionalWeights).length)) throw new Error('aliases not restored');
-      detect.push(done - alarmAt);
-      restoreOnly.push(done - restoreStart);
-      aws.lambda.updateAlias = updateAlias;
+        });
+        const done = aliasesBack;
+        if (r.kind !== 'released' || r.outcome.kind !== 'rolled-back') throw new Error(`expected a rollback (${on})`);
+        const served = await Promise.all(API_FUNCTIONS.map((fn) => aws.lambda.getAlias(fnName(config, fn), 'live')));
+        if (served.some((a) => a.functionVersion !== '1' || Object.keys(a.additionalWeights).length)) throw new Error('aliases not restored');
+        detect.push(done - alarmAt);
+        restoreOnly.push(done - restoreStart);
+      }
+      alarmRows.push([`alarm → old version serving, ${on === 'cli' ? 'CLI shift' : 'state machine'}, poll ${poll} s`, detect, restoreOnly]);
     }
-    alarmRows.push([`alarm → old version serving, poll ${poll} s`, detect, restoreOnly]);
   }
+  await sfn.close();
   await stopSharedMoto();
 
   const b = median(baseline);
-  console.log(`runs: ${RUNS} (alarm at 10 s poll: 2), emulator on loopback`);
+  console.log(`runs: ${RUNS} (alarm at 10 s poll: 2), emulator on loopback; state machine: the Step Functions stand-in in this process`);
   console.log('| measurement | median ms | min ms | × baseline |');
   console.log('|---|---|---|---|');
   const row = (name: string, xs: number[]) => console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${(median(xs) / b).toFixed(1)} |`);

@@ -221,13 +221,14 @@ export function historyBudget(n: { alarms: number; functions: number; steps: num
 }
 
 /**
- * The units a release through `plan` spends when nothing goes wrong, plus one INSUFFICIENT_DATA
- * episode waited out for the whole grace (an alarm the deploy just created).
+ * The units a release through `plan` spends when nothing goes wrong, with room for a few checks
+ * through the per-alarm Map. A long INSUFFICIENT_DATA episode at a short poll can spend more: the
+ * execution then restores (Fail.Budget) rather than outgrow its history.
  */
-export function unitsNeeded(plan: Pick<ShiftPlan, 'steps' | 'bakeSeconds' | 'alarmPollSeconds' | 'insufficientDataGraceSeconds'>, slowUnits: number): number {
+export function unitsNeeded(plan: Pick<ShiftPlan, 'steps' | 'bakeSeconds' | 'alarmPollSeconds'>, slowUnits: number): number {
   const poll = pollSecondsOf(plan);
   const checks = 1 + plan.steps.reduce((n, s) => n + (s >= 100 ? 0 : Math.ceil(plan.bakeSeconds / poll)) + 1, 0);
-  return checks + slowUnits * (Math.ceil(graceOf(plan) / poll) + 1);
+  return checks + slowUnits * 3;
 }
 
 /** Refuses a plan whose execution could outgrow its history (exit 2: the env's settings). */
