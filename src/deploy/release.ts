@@ -2,7 +2,9 @@
  * release / rollback / status. A release packages and uploads the code, deploys the stacks with it
  * (./stacks.ts), runs the migrations, then shifts traffic; targets come from the catalog-service and
  * catalog-observability stack Outputs, every release writes a manifest to S3 so rollback and status
- * work from any machine, and only the shift engine moves traffic.
+ * work from any machine, and only the shift engine moves traffic: ./shift.ts in this process, or
+ * the env's release state machine in AWS Step Functions (`on: 'aws'`, ./server-shift.ts), which
+ * this process then follows and which rollback stops.
  */
 import { randomBytes } from 'node:crypto';
 import type { StackSummary } from '../aws/cloudformation.ts';
