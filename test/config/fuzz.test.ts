@@ -15,6 +15,7 @@ import { UserInputError } from '../../src/errors.ts';
 import { silentReporter } from '../../src/reporter.ts';
 import { runCli } from '../support/cli.ts';
 import { describeCase, generateCases, type FuzzCase } from './fuzz-cases.ts';
+import { RENDERED_FILES } from '../../src/templates/index.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const COUNT = Number(process.env.FUZZ_CASES ?? 1200);
@@ -56,7 +57,7 @@ describe('env-file fuzzer', function () {
       }
       const ms = performance.now() - t0;
       outcomes.push({ c, target, ms, kind, message });
-      if (kind === 'ok') assert.deepEqual((await readdir(join(out, (await readdir(out))[0]!))).length, 6, `${describeCase(c)} rendered 6 files`);
+      if (kind === 'ok') assert.deepEqual((await readdir(join(out, (await readdir(out))[0]!))).length, RENDERED_FILES.length, `${describeCase(c)} rendered ${RENDERED_FILES.length} files`);
       else await assert.rejects(readdir(out), /ENOENT/, `${describeCase(c)}: nothing written on failure`);
       await rm(dir, { recursive: true, force: true });
     }
