@@ -607,9 +607,15 @@ export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: stri
   const lock = await readReleaseLock(aws, config);
   let stopped: string | undefined;
   for (const execution of new Set([latest?.execution, lock?.execution].filter((x): x is string => !!x))) {
-    if (await stopExecution(aws, execution, opts.reporter)) {
-      stopped = execution;
-      changed.push(`release execution ${execution.split(':').at(-1)} stopped`);
+    try {
+      if (await stopExecution(aws, execution, opts.reporter)) {
+        stopped = execution;
+        changed.push(`release execution ${execution.split(':').at(-1)} stopped`);
+      }
+    } catch (err) {
+      // Rollback is the way out, so it restores anyway: the execution's next alias update carries
+      // the revision it last saw, Lambda refuses it once rollback moved the alias, and it stops.
+      opts.reporter?.report({ level: 'warn', topic: 'rollback', message: `could not stop release execution ${execution} (${(err as Error).message}); restoring anyway: its next move will find the aliases changed and stop` });
     }
   }
   // The aliases first: they carry the traffic.
@@ -722,9 +728,14 @@ export async function status(config: EnvConfig, aws: AwsApi, last = 5): Promise<
   }
   let execution: StatusReport['execution'];
   if (held?.execution) {
-    const sfn = await sfnOf(aws);
-    const d = await sfn.describeExecution(held.execution);
-    if (d?.status === 'RUNNING') execution = { executionArn: d.executionArn, name: d.name, status: d.status, startedAt: d.startDate.toISOString(), where: await executionWhere(sfn, d.executionArn) };
+    try {
+      const sfn = await sfnOf(aws);
+      const d = await sfn.describeExecution(held.execution);
+      if (d?.status === 'RUNNING') execution = { executionArn: d.executionArn, name: d.name, status: d.status, startedAt: d.startDate.toISOString(), where: await executionWhere(sfn, d.executionArn) };
+    } catch (err) {
+      const msg = `cannot read release execution ${held.execution}: ${(err as Error).message}`;
+      note = note ? `${note}; ${msg}` : msg;
+    }
   }
   const lock = held ? { holder: held.holder, acquiredAt: held.acquiredAt, ...(held.execution ? { execution: held.execution } : {}) } : undefined;
   return { env: config.name, stacks, aliases, ...(stage ? { stage } : {}), shiftInProgress, releases, ...(note ? { note } : {}), ...(lock ? { lock } : {}), ...(execution ? { execution } : {}) };

@@ -211,4 +211,24 @@ describe('release --on aws: the shift run by the release state machine (CLI, emu
     const again = await runCli(args('rollback'), { env });
     assert.match(again.stdout, /already in place, nothing changed/);
   });
+
+  it('refuses what cannot run in AWS before anything moves: --on elsewhere, --verify, --follow with release flags, bakes the history cannot hold (2); no state machine deployed (3)', async () => {
+    const bad = async (argv: string[], code: number, line: RegExp) => {
+      const r = await runCli(argv, { env });
+      assert.equal(r.code, code, r.stderr);
+      assert.match(r.stderr, line);
+    };
+    await bad(args('release', '--on', 'lambda'), 2, /catalogctl: --on: must be cli or aws, got "lambda"\n$/);
+    await bad(args('release', '--on', 'aws', '--verify'), 2, /catalogctl: --verify gates each step from this process: it cannot gate a shift run in AWS \(--on cli\)\n$/);
+    await bad(args('release', '--follow', '--bake', '3'), 2, /catalogctl: --follow attaches to a release already running: it takes no --bake\n$/);
+    await bad(args('release', '--on', 'aws', '--bake', '86400'), 2, /catalogctl: release --on aws: 3 steps with 86400 s bakes polled every 10 s need about \d+ history events; a Standard Step Functions execution keeps 25000: /);
+    assert.deepEqual(sfn.executions(), []);
+    assert.deepEqual(await aliases(), FUNCTIONS.map(() => ({ functionVersion: '1', additionalWeights: {} })));
+    await moto.reset();
+    fx = await createFixture(moto, FUNCTIONS);
+    await createOutputStacks(moto, fx, FUNCTIONS);
+    await fx.changeFunctions('r2');
+    await bad(args('release', '--on', 'aws', '--bake', '0'), 3, /catalogctl: release --on aws: stack catalog-service has no ReleaseStateMachineArn output; deploy catalog-service with the release state machine first\n$/);
+    assert.equal(await readReleaseLock(aws, config), undefined, 'the lock is released');
+  });
 });

@@ -552,7 +552,8 @@ never-promoted --to, 3 AWS failure.`,
     .addHelpText(
       'after',
       `
-Also warns about operator-set secrets that still hold the placeholder CloudFormation generated
+Shows a release running in AWS Step Functions (release --on aws) and where it is. Also warns
+about operator-set secrets that still hold the placeholder CloudFormation generated
 (set them with \`catalogctl secrets set\`), and about secrets older than they should be: the
 poller's token beyond the env's rotation period (database.secretRotationDays), a rotated secret
 beyond its own schedule (its rotation is failing).
