@@ -213,7 +213,7 @@ export function historyBudget(n: { alarms: number; functions: number; steps: num
   const common = 2 * 18 + 5 * 2; // Bake.After? … Gate.After, with DescribeAlarms and GetMetricData
   const slow = common + 16 + 16 * n.alarms; // + NormM, NormC, PerAlarm (≤ 5 states an alarm), Slow.*
   const aliasMap = 4 + n.functions * 7;
-  const fixed = 2 + 2 + 2 + 5 + 2 + n.steps * (2 + aliasMap + 2 * 4) + 2 + 4 + 5 * 3 + 2 * 2;
+  const fixed = 2 + 2 + 2 + 5 + 2 + n.steps * (aliasMap + 2 * 5) + 2 + 4 + 5 * 3 + 2 * 2;
   // The longest way out once a gate fails: naming the failures, the restore, the record.
   const reserve = 4 + n.functions * 33 + 8 + Math.max(n.alarms, n.functions) * 8 + 8 + aliasMap + 2 * 4 + 5 + 30;
   const maxUnits = Math.floor((HISTORY_EVENT_LIMIT - fixed - 2 * reserve) / common);
