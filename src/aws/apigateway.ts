@@ -29,6 +29,11 @@ export interface ApiGatewayApi {
    * the keys it changed (none when the stage already had exactly these).
    */
   setStageVariables(restApiId: string, stageName: string, variables: Record<string, string>): Promise<string[]>;
+  /**
+   * FlushStageCache: every entry of the stage's API cache. API Gateway accepts it (HTTP 202) and
+   * flushes in the background; IAM: apigateway:DELETE on `/restapis/<id>/stages/<stage>/cache/data`.
+   */
+  flushStageCache(restApiId: string, stageName: string): Promise<void>;
 }
 
 export async function createApiGatewayApi(target: AwsTarget): Promise<ApiGatewayApi> {
@@ -91,6 +96,9 @@ export async function createApiGatewayApi(target: AwsTarget): Promise<ApiGateway
       });
       if (ops.length) await client.send(new a.UpdateStageCommand({ restApiId, stageName, patchOperations: ops }));
       return ops.map((o) => o.path.slice('/variables/'.length));
+    },
+    async flushStageCache(restApiId, stageName) {
+      await client.send(new a.FlushStageCacheCommand({ restApiId, stageName }));
     },
   };
 }

@@ -22,7 +22,7 @@ import type { CodeKeys } from './params.ts';
 import { assertOwnStacks, deployStacks, recordLiveState, type StackDeps, type StackTemplates } from './stacks.ts';
 import { AUTHORIZER_METRICS } from '../handlers/authorizer/metrics.ts';
 import { checkHistoryBudget, executionInput, executionWhere, followExecution } from './server-shift.ts';
-import { abortableSleep, checkShiftLock, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, LIVE_ALIAS, readAliases, shiftTraffic, type FunctionShift, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
+import { abortableSleep, checkShiftLock, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, flushAfterVariables, LIVE_ALIAS, readAliases, reportFlush, shiftTraffic, type FunctionShift, type ShiftDeps, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 
 export interface ReleaseTargets {
   /** Function name in AWS, by FunctionName<Pascal> output key. */
@@ -375,6 +375,7 @@ async function releaseLocked(config: EnvConfig, aws: AwsApi, opts: ReleaseOption
     alarmPollSeconds: config.release.alarmPollSeconds,
     errorRatePercent: config.alarms.api5xxRatePercent,
     insufficientDataGraceSeconds: DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS,
+    ...apiCacheOf(config),
   };
   const onAws = (opts.on ?? config.release.shift ?? 'cli') === 'aws';
   if (onAws) {
@@ -532,6 +533,9 @@ export function authorizerFailureMetric(functionName: string, version: string): 
   return { namespace: AUTHORIZER_METRICS.namespace, metricName: AUTHORIZER_METRICS.failures, dimensions: { FunctionName: functionName, Version: version } };
 }
 
+/** The stage's API cache as a shift plan carries it: present only when the env turns the cache on. */
+export const apiCacheOf = (config: EnvConfig): Pick<ShiftPlan, 'apiCache'> => (config.api.cache.enabled ? { apiCache: { ttlSeconds: config.api.cache.ttlSeconds } } : {});
+
 /** Marks a deployment's description with the fingerprint of the API it snapshots. */
 export const API_FINGERPRINT_TAG = 'api-sha256=';
 
@@ -638,6 +642,11 @@ export async function rollback(config: EnvConfig, aws: AwsApi, opts: { to?: stri
   if (wantVars) {
     const keys = await aws.apigateway.setStageVariables(m.restApiId, m.stageName, wantVars);
     if (keys.length) changed.push(`stage ${m.stageName} variables → ${keys.map((k) => (k in wantVars ? `${k}=${wantVars[k]}` : `${k} removed`)).join(', ')}`);
+    // A failed flush is a warning: the aliases, stage and variables are already back, and the
+    // manifest and the Live* record still have to follow (see flushAfterVariables).
+    const flush = await flushAfterVariables(aws, { restApiId: m.restApiId, stageName: m.stageName, ...apiCacheOf(config) }, keys);
+    if (flush.kind === 'flushed') changed.push(flush.message);
+    else reportFlush(opts.reporter ?? silentReporter, flush, 'rollback');
   }
   for (const c of changed) opts.reporter?.report({ level: 'ok', topic: 'rollback', message: c });
   if (stopped && latest?.execution === stopped) {

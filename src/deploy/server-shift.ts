@@ -15,7 +15,7 @@ import { DeployError, InterruptedError } from '../errors.ts';
 import type { Reporter } from '../reporter.ts';
 import { silentReporter } from '../reporter.ts';
 import { RELEASE_ERRORS, RS } from '../templates/release-state-machine.ts';
-import { abortableSleep, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, expectedAlias, judgeGates, lambdaMetric, type GateReadings, type GateVerdict, type ShiftOutcome, type ShiftPlan } from './shift.ts';
+import { abortableSleep, cacheFlushedMessage, cacheFlushFailedMessage, DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS, expectedAlias, judgeGates, lambdaMetric, type GateReadings, type GateVerdict, type ShiftOutcome, type ShiftPlan } from './shift.ts';
 import type { AlarmStateValue } from '../aws/cloudwatch.ts';
 
 /** A Standard workflow keeps at most this many history events; past it the execution fails. */
@@ -69,7 +69,20 @@ export interface ExecutionInput {
   };
   steps: { percent: number; bakeSeconds: number; where: string; updates: AliasUpdate[] }[];
   restore: { updates: AliasUpdate[] };
-  stage: { RestApiId: string; StageName: string; forward: PatchOperation[]; restore: PatchOperation[]; hasForward: boolean; hasRestore: boolean; movedAtStart: boolean };
+  stage: {
+    RestApiId: string;
+    StageName: string;
+    forward: PatchOperation[];
+    restore: PatchOperation[];
+    hasForward: boolean;
+    hasRestore: boolean;
+    movedAtStart: boolean;
+    /** The stage has an API cache and the PATCH changes its variables: flush it right after (as flushAfterVariables). */
+    flushForward: boolean;
+    flushRestore: boolean;
+    /** For the warning when a flush fails (0 without a cache). */
+    cacheTtlSeconds: number;
+  };
   /** Each live alias's RevisionId when the plan was made, in the order of the updates. */
   revisions: string[];
 }
@@ -107,7 +120,19 @@ function stagePlan(plan: ShiftPlan, now: InputContext['stageNow']): ExecutionInp
   if (plan.previousStageVariables) restore.push(...variableOps(after.variables, plan.previousStageVariables));
   const prevVars = plan.previousStageVariables ?? now.variables;
   const movedAtStart = now.deploymentId !== (plan.previousDeploymentId || now.deploymentId) || variableOps(now.variables, prevVars).length > 0;
-  return { RestApiId: plan.restApiId, StageName: plan.stageName, forward, restore, hasForward: forward.length > 0, hasRestore: restore.length > 0, movedAtStart };
+  const changesVariables = (ops: PatchOperation[]) => !!plan.apiCache && ops.some((o) => o.Path.startsWith('/variables/'));
+  return {
+    RestApiId: plan.restApiId,
+    StageName: plan.stageName,
+    forward,
+    restore,
+    hasForward: forward.length > 0,
+    hasRestore: restore.length > 0,
+    movedAtStart,
+    flushForward: changesVariables(forward),
+    flushRestore: changesVariables(restore),
+    cacheTtlSeconds: plan.apiCache?.ttlSeconds ?? 0,
+  };
 }
 
 const aliasUpdate = (functionName: string, a: { functionVersion: string; additionalWeights: Record<string, number> }): AliasUpdate => ({
@@ -213,9 +238,12 @@ export function historyBudget(n: { alarms: number; functions: number; steps: num
   const common = 2 * 18 + 5 * 2; // Bake.After? … Gate.After, with DescribeAlarms and GetMetricData
   const slow = common + 16 + 16 * n.alarms; // + NormM, NormC, PerAlarm (≤ 5 states an alarm), Slow.*
   const aliasMap = 4 + n.functions * 7;
-  const fixed = 2 + 2 + 2 + 5 + 2 + n.steps * (aliasMap + 2 * 5) + 2 + 4 + 5 * 3 + 2 * 2;
+  // The API cache flushed after the stage's variables change: a Choice, the Task with its
+  // retries failing, a Pass (envs without a cache have none of it; counted anyway).
+  const flush = 2 + 5 + 3 * 3 + 2;
+  const fixed = 2 + 2 + 2 + 5 + 2 + flush + n.steps * (aliasMap + 2 * 5) + 2 + 4 + 5 * 3 + 2 * 2;
   // The longest way out once a gate fails: naming the failures, the restore, the record.
-  const reserve = 4 + n.functions * 33 + 8 + Math.max(n.alarms, n.functions) * 8 + 8 + aliasMap + 2 * 4 + 5 + 30;
+  const reserve = 4 + n.functions * 33 + 8 + Math.max(n.alarms, n.functions) * 8 + 8 + aliasMap + 2 * 4 + 5 + flush + 30;
   const maxUnits = Math.floor((HISTORY_EVENT_LIMIT - fixed - 2 * reserve) / common);
   return { common, slow, fixed, reserve, maxUnits, slowUnits: Math.ceil(slow / common) };
 }
@@ -242,6 +270,8 @@ export function checkHistoryBudget(plan: ShiftPlan): string | undefined {
 // ---- following an execution ----
 
 interface StateData {
+  stage?: { StageName?: string; cacheTtlSeconds?: number };
+  flushError?: { Cause?: string };
   s?: { pos?: { phase?: string; percent?: number; where?: string }; clock?: { left?: number }; track?: { blindFor?: number[] } };
   r?: { norm?: { a?: { MetricAlarms?: { AlarmName?: string; StateValue?: string }[]; CompositeAlarms?: { AlarmName?: string; StateValue?: string }[] } }; metrics?: { results?: { Id?: string; Values?: number[] }[] } };
   fail?: { reason?: string; kind?: string; atStep?: number };
@@ -328,6 +358,14 @@ export class ExecutionFollower {
         report({ level: 'progress', topic: 'release', message: `${step}%: ${bake} · gates: ${state}`, data: { step, remainingSeconds: Math.max(0, left), gate: e.state.name === RS.verdictWait ? 'wait' : 'pass' } });
         break;
       }
+      case RS.stageFlushed:
+      case RS.restoreFlushed:
+        report({ level: 'ok', topic: 'release', message: cacheFlushedMessage(data.stage?.StageName ?? ''), data: { cacheFlush: 'flushed' } });
+        break;
+      case RS.stageFlushFailed:
+      case RS.restoreFlushFailed:
+        report({ level: 'warn', topic: 'release', message: cacheFlushFailedMessage(data.stage?.StageName ?? '', data.stage?.cacheTtlSeconds ?? 0, data.flushError?.Cause ?? 'unknown error'), data: { cacheFlush: 'failed' } });
+        break;
       case RS.restoreBegin: {
         const f = data.fail ?? {};
         const atStep = f.atStep ?? 0;

@@ -45,6 +45,11 @@ export interface ShiftPlan {
    */
   newStageVariables?: Record<string, string>;
   previousStageVariables?: Record<string, string>;
+  /**
+   * The stage's API cache (the env's api.cache), when it has one: whenever the shift or its restore
+   * changes the stage's variables, the cache is flushed right after (flushAfterVariables).
+   */
+  apiCache?: { ttlSeconds: number };
   alarmNames: string[];
   /** Percent on the new version per step; strictly increasing, ends at 100. */
   steps: number[];
@@ -112,14 +117,50 @@ export async function checkShiftLock(aws: Alias, functionNames: string[], resume
   return new Map(inProgress.map((a) => [a.functionName, { previous: a.functionVersion, next: Object.keys(a.additionalWeights)[0]! }]));
 }
 
+export type CacheFlush = { kind: 'none' } | { kind: 'flushed'; message: string } | { kind: 'failed'; message: string };
+
+/** What a flush after a variables change reports (the CLI's shift, rollback, and the state machine's follower alike). */
+export const cacheFlushedMessage = (stageName: string): string => `stage ${stageName}: API cache flushed (its variables changed)`;
+export const cacheFlushFailedMessage = (stageName: string, ttlSeconds: number, cause: string): string =>
+  `stage ${stageName}: could not flush the API cache after its variables changed (${cause}); responses cached before may be served for up to ${ttlSeconds} s`;
+
+/**
+ * Right after the stage's variables changed (`changed`: the keys), on a stage with an API cache:
+ * FlushStageCache, so a response cached under the old flag values is not served until its TTL
+ * runs out. Nothing when no variable changed or the stage has no cache. Never throws: a failed
+ * flush is a warning wherever it happens, since the variables and the traffic are already where
+ * they must be — throwing would leave a shift half-done or cut a restore short — and what it costs
+ * is stale responses for at most the cache's TTL, as before there was a flush.
+ */
+export async function flushAfterVariables(aws: Pick<AwsApi, 'apigateway'>, plan: Pick<ShiftPlan, 'restApiId' | 'stageName' | 'apiCache'>, changed: string[]): Promise<CacheFlush> {
+  if (!plan.apiCache || changed.length === 0) return { kind: 'none' };
+  try {
+    await aws.apigateway.flushStageCache(plan.restApiId, plan.stageName);
+    return { kind: 'flushed', message: cacheFlushedMessage(plan.stageName) };
+  } catch (err) {
+    return { kind: 'failed', message: cacheFlushFailedMessage(plan.stageName, plan.apiCache.ttlSeconds, (err as Error).message) };
+  }
+}
+
+/** A flush's outcome as an event: ok, or a warning. */
+export function reportFlush(reporter: Reporter, flush: CacheFlush, topic = 'release'): void {
+  if (flush.kind === 'none') return;
+  reporter.report({ level: flush.kind === 'flushed' ? 'ok' : 'warn', topic, message: flush.message, data: { cacheFlush: flush.kind } });
+}
+
 /**
  * Every alias back on its previous version with no extra weights, and the stage on the previous
- * deployment with the previous variables. The aliases go first: they carry the traffic.
+ * deployment with the previous variables (its cache flushed when they changed). The aliases go
+ * first: they carry the traffic.
  */
-export async function restore(aws: ShiftDeps['aws'], plan: Pick<ShiftPlan, 'functions' | 'restApiId' | 'stageName' | 'previousDeploymentId' | 'previousStageVariables'>): Promise<void> {
+export async function restore(
+  aws: ShiftDeps['aws'],
+  plan: Pick<ShiftPlan, 'functions' | 'restApiId' | 'stageName' | 'previousDeploymentId' | 'previousStageVariables' | 'apiCache'>,
+  reporter: Reporter = silentReporter,
+): Promise<void> {
   await Promise.all(plan.functions.map((f) => aws.lambda.updateAlias(f.functionName, LIVE_ALIAS, f.previousVersion, {})));
   if (plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.previousDeploymentId);
-  if (plan.previousStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.previousStageVariables);
+  if (plan.previousStageVariables) reportFlush(reporter, await flushAfterVariables(aws, plan, await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.previousStageVariables)));
 }
 
 /** What a function's alias serves once the shift has set `step` percent. */
@@ -232,12 +273,12 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
 
   const interrupted = async (step: number): Promise<never> => {
     reporter.report({ level: 'warn', topic: 'release', message: `interrupted at ${step}%: restoring the previous versions`, data: { step } });
-    await restore(aws, plan);
+    await restore(aws, plan, reporter);
     throw new InterruptedError(`release interrupted at ${step}%; aliases and stage restored to the previous release`);
   };
   const rollBack = async (step: number, reason: string, alarms: string[], note: string): Promise<ShiftOutcome> => {
     reporter.report({ level: 'warn', topic: 'release', message: `${reason}: ${note}`, data: { step, alarms } });
-    await restore(aws, plan); // a resumed shift still has weights on the aliases even at step 0
+    await restore(aws, plan, reporter); // a resumed shift still has weights on the aliases even at step 0
     return { kind: 'rolled-back', reason, alarms, atStep: step };
   };
   // Metric windows are wall-clock time (CloudWatch's), whatever clock paces the bake.
@@ -274,7 +315,7 @@ export async function shiftTraffic(plan: ShiftPlan, deps: ShiftDeps): Promise<Sh
     if (signal?.aborted) await interrupted(0);
   }
   if (plan.newDeploymentId !== plan.previousDeploymentId) await aws.apigateway.setStageDeployment(plan.restApiId, plan.stageName, plan.newDeploymentId);
-  if (plan.newStageVariables) await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.newStageVariables);
+  if (plan.newStageVariables) reportFlush(reporter, await flushAfterVariables(aws, plan, await aws.apigateway.setStageVariables(plan.restApiId, plan.stageName, plan.newStageVariables)));
   for (const step of plan.steps) {
     if (signal?.aborted) await interrupted(step);
     if (deps.gate) {

@@ -1,7 +1,7 @@
 /**
  * catalog-service's part of the server-side release: the release state machine
  * (./release-state-machine.ts), its log group, and a role that may touch only this env's
- * `live` aliases, its API stage, its gating alarms and its release records. Each action's resource
+ * `live` aliases, its API stage (and its cache), its gating alarms and its release records. Each action's resource
  * and condition keys are those the Service Authorization Reference lists for it.
  */
 import { API_FUNCTIONS, type EnvConfig } from '../config/types.ts';
@@ -32,6 +32,9 @@ export function releaseRoleStatements(config: EnvConfig): PolicyStatement[] {
     allow('lambda:UpdateAlias', API_FUNCTIONS.map((fn) => Fn.GetAtt(fnIds(fn).function, 'Arn'))),
     // UpdateStage is apigateway:PATCH on the stage's ARN.
     allow('apigateway:PATCH', sub(`arn:\${AWS::Partition}:apigateway:\${AWS::Region}::/restapis/\${${S.RestApi}}/stages/\${${S.ApiStage}}`)),
+    // FlushStageCache is DELETE on the stage's cache data: only where the env has a cache (the
+    // definition flushes it after changing the stage's variables), and only this stage's.
+    ...(config.api.cache.enabled ? [allow('apigateway:DELETE', sub(`arn:\${AWS::Partition}:apigateway:\${AWS::Region}::/restapis/\${${S.RestApi}}/stages/\${${S.ApiStage}}/cache/data`))] : []),
     // DescribeAlarms: resource type alarm (required), so exactly the gating alarms.
     allow('cloudwatch:DescribeAlarms', gatingAlarmNames(config).map((n) => sub(`arn:\${AWS::Partition}:cloudwatch:\${AWS::Region}:\${AWS::AccountId}:alarm:${n}`))),
     // GetMetricData names no resource for CloudWatch metrics (its optional `dataset` type is for

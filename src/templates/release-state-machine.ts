@@ -5,7 +5,7 @@
  * it, through AWS SDK integrations:
  *
  *   gate before any traffic moves (waiting out INSUFFICIENT_DATA) → stage to the new deployment →
- *   for each step: every `live` alias (lambda:updateAlias) → bake: Wait → DescribeAlarms +
+ *   its API cache flushed when its variables changed (envs with a cache) → for each step: every `live` alias (lambda:updateAlias) → bake: Wait → DescribeAlarms +
  *   GetMetricData → Choice … → record (s3:putObject) → release lock removed (s3:deleteObject)
  *
  * and any gate failing → aliases and stage restored, the record written rolled back, the execution
@@ -35,6 +35,8 @@ export const sdk = (service: string, action: string): string => `arn:aws:states:
 export const RELEASE_SDK_ACTIONS = {
   [sdk('lambda', 'updateAlias')]: 'lambda:UpdateAlias',
   [sdk('apigateway', 'updateStage')]: 'apigateway:PATCH',
+  // FlushStageCache is DELETE /restapis/{id}/stages/{stage}/cache/data; only in envs with a cache.
+  [sdk('apigateway', 'flushStageCache')]: 'apigateway:DELETE',
   [sdk('cloudwatch', 'describeAlarms')]: 'cloudwatch:DescribeAlarms',
   [sdk('cloudwatch', 'getMetricData')]: 'cloudwatch:GetMetricData',
   [sdk('s3', 'putObject')]: 's3:PutObject',
@@ -58,6 +60,10 @@ export const RS = {
   verdictWait: 'Gate.Wait',
   perAlarm: 'Slow.PerAlarm',
   stageForward: 'Stage.Forward',
+  stageFlushed: 'Stage.Flushed',
+  stageFlushFailed: 'Stage.FlushFailed',
+  restoreFlushed: 'Restore.Flushed',
+  restoreFlushFailed: 'Restore.FlushFailed',
   stepMove: 'Step.Move',
   stepMoved: 'Step.Moved',
   restoreBegin: 'Restore.Begin',
@@ -333,8 +339,34 @@ function aliasMap(id: string, itemsPath: string, next: string, catches: Catcher[
   };
 }
 
-/** Stage to the new deployment and variables, then each traffic step with its bake. */
-function stepStates(): States {
+/**
+ * FlushStageCache right after a PATCH that changed the stage's variables (`$.stage.<when>`), so a
+ * response cached under the old flags is not served until its TTL runs out; then `next`. A failed
+ * flush goes on to `next` too (`<id>Failed` tells the CLI to warn): the variables and the traffic
+ * are already where they must be, and stopping here would leave the shift half-done or the restore
+ * short; what it costs is stale responses for at most the TTL (src/deploy/shift.ts flushAfterVariables).
+ */
+function flushStates(id: 'Stage' | 'Restore', when: 'flushForward' | 'flushRestore', next: string): States {
+  return {
+    [`${id}.Flush?`]: { Type: 'Choice', Choices: [{ Variable: `$.stage.${when}`, BooleanEquals: true, Next: `${id}.Flush` }], Default: next },
+    [`${id}.Flush`]: {
+      Type: 'Task',
+      Resource: sdk('apigateway', 'flushStageCache'),
+      Comment: "the stage's whole API cache: API Gateway accepts the flush (202) and completes it in the background",
+      Parameters: { 'RestApiId.$': '$.stage.RestApiId', 'StageName.$': '$.stage.StageName' },
+      ResultPath: null,
+      Retry: RETRY,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.flushError', Next: `${id}.FlushFailed` }],
+      Next: `${id}.Flushed`,
+    },
+    [`${id}.Flushed`]: { Type: 'Pass', Next: next },
+    [`${id}.FlushFailed`]: { Type: 'Pass', Next: next },
+  };
+}
+
+/** Stage to the new deployment and variables (and its cache flushed), then each traffic step with its bake. */
+function stepStates(config: EnvConfig): States {
+  const cache = config.api.cache.enabled;
   return {
     'Stage.Forward?': {
       Type: 'Choice',
@@ -351,7 +383,8 @@ function stepStates(): States {
       Catch: TO_AWS_ERROR,
       Next: 'Stage.Moved',
     },
-    'Stage.Moved': { Type: 'Pass', Result: { stage: true }, ResultPath: '$.s.moved', Next: 'Step.Load' },
+    'Stage.Moved': { Type: 'Pass', Result: { stage: true }, ResultPath: '$.s.moved', Next: cache ? 'Stage.Flush?' : 'Step.Load' },
+    ...(cache ? flushStates('Stage', 'flushForward', 'Step.Load') : {}),
     'Step.Load': pass({ 'step.$': 'States.ArrayGetItem($.steps, $.s.pos.i)' }, '$.cur', RS.stepMove),
     [RS.stepMove]: aliasMap('Step.Move', '$.cur.step.updates', RS.stepMoved, [
       { ErrorEquals: ['Lambda.PreconditionFailedException'], ResultPath: '$.error', Next: 'Fail.Outside' },
@@ -482,8 +515,9 @@ function failureStates(): States {
   };
 }
 
-/** Aliases back on the previous versions, then the stage when it moved, then the record. */
-function restoreStates(): States {
+/** Aliases back on the previous versions, then the stage when it moved (and its cache), then the record. */
+function restoreStates(config: EnvConfig): States {
+  const cache = config.api.cache.enabled;
   const restoreFailed: Catcher[] = [
     { ErrorEquals: ['Lambda.PreconditionFailedException'], ResultPath: '$.error', Next: 'Restore.Outside' },
     { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Restore.Failed' },
@@ -504,8 +538,9 @@ function restoreStates(): States {
       ResultPath: null,
       Retry: RETRY,
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Restore.Failed' }],
-      Next: 'Restore.Done?',
+      Next: cache ? 'Restore.Flush?' : 'Restore.Done?',
     },
+    ...(cache ? flushStates('Restore', 'flushRestore', 'Restore.Done?') : {}),
     'Restore.Done?': { Type: 'Choice', Choices: [{ Variable: '$.fail.atStep', NumericEquals: 0, Next: 'Done.NotShifted' }], Default: 'Done.RolledBack' },
     'Done.NotShifted': pass({ error: RELEASE_ERRORS.notShifted, record: { outcome: 'rolled-back', 'reason.$': '$.fail.reason', 'finishedAt.$': '$$.State.EnteredTime' } }, '$.final', 'Record.Merge'),
     'Done.RolledBack': pass({ error: RELEASE_ERRORS.rolledBack, record: { outcome: 'rolled-back', 'reason.$': '$.fail.reason', 'finishedAt.$': '$$.State.EnteredTime' } }, '$.final', 'Record.Merge'),
@@ -582,11 +617,11 @@ export function buildReleaseStateMachine(config: EnvConfig): StateMachineDefinit
       ...gateStates(),
       ...slowStates(),
       ...waitStates(),
-      ...stepStates(),
+      ...stepStates(config),
       ...versionTextStates(),
       ...failureStates(),
       ...joinStates(),
-      ...restoreStates(),
+      ...restoreStates(config),
       ...recordStates(config),
     },
   };

@@ -3,13 +3,14 @@
  * deploys is the rendered file; every Task calls one of the SDK actions the release needs and
  * nothing else (no Lambda invocation, no other service); the state machine's role is granted each of
  * those actions, only on this env's resources, and nothing more than its logs and traces; the
+ * stage's cache is flushed after each change of its variables exactly where the env has one; the
  * release records go to this env's artifact prefix; and, for an env whose releases run in AWS by
  * default, a release fits in one execution's history.
  */
 import { API_FUNCTIONS, type EnvConfig } from '../config/types.ts';
 import { checkHistoryBudget } from '../deploy/server-shift.ts';
 import { fnIds, RELEASE, SERVICE } from '../templates/ids.ts';
-import { RELEASE_SDK_ACTIONS } from '../templates/release-state-machine.ts';
+import { RELEASE_SDK_ACTIONS, sdk } from '../templates/release-state-machine.ts';
 import { DEFAULT_INSUFFICIENT_DATA_GRACE_SECONDS } from '../deploy/shift.ts';
 import type { Finding } from './report.ts';
 
@@ -38,6 +39,24 @@ function tasksOf(definition: Json): { name: string; resource: string; params: Ob
   };
   if (isObj(definition)) visit(definition.States);
   return out;
+}
+
+/** Whether a Task calling `resource` comes after state `from`, through Pass and Choice states only (top level). */
+function flushFollows(definition: Json, from: string, resource: string): boolean {
+  const states = isObj(definition) && isObj(definition.States) ? definition.States : {};
+  const seen = new Set<string>();
+  const next = (s: Obj): string[] => [s.Next, s.Default, ...asArray(s.Choices).map((c) => (isObj(c) ? c.Next : undefined))].filter((n): n is string => typeof n === 'string');
+  let frontier = isObj(states[from]) ? next(states[from] as Obj) : [];
+  while (frontier.length) {
+    const name = frontier.shift()!;
+    const s = states[name];
+    if (seen.has(name) || !isObj(s)) continue;
+    seen.add(name);
+    if (s.Type === 'Task') {
+      if (s.Resource === resource) return true;
+    } else if (s.Type === 'Pass' || s.Type === 'Choice') frontier = [...frontier, ...next(s)];
+  }
+  return false;
 }
 
 /** The logical id a Ref / GetAtt / `${Id}` of Fn::Sub names. */
@@ -91,6 +110,14 @@ export function checkReleaseStateMachine(env: string, definition: Json, serviceT
     }
   }
 
+  // The stage's cache is flushed after every PATCH of the stage where the env has one, and never otherwise.
+  const FLUSH = sdk('apigateway', 'flushStageCache');
+  const flushes = tasks.filter((t) => t.resource === FLUSH);
+  if (config.api.cache.enabled) {
+    for (const t of tasks.filter((x) => x.resource.endsWith(':apigateway:updateStage')))
+      if (!flushFollows(definition, t.name, FLUSH)) add(t.name, 'RSM_CACHE_FLUSH', `api.cache is enabled, but nothing flushes the stage's cache after ${t.name} changes its variables`, 'release_state_machine');
+  } else for (const t of flushes) add(t.name, 'RSM_CACHE_FLUSH', `flushes the stage's cache, but api.cache is not enabled`, 'release_state_machine');
+
   const roleId = refs(props.RoleArn)[0];
   const role = roleId === undefined ? undefined : resources[roleId];
   if (!roleId || role?.Type !== 'AWS::IAM::Role') {
@@ -131,6 +158,9 @@ export function checkReleaseStateMachine(env: string, definition: Json, serviceT
         }
         case 'apigateway:patch':
           if (!text.includes(`\${${SERVICE.RestApi}}/stages/\${${SERVICE.ApiStage}}`)) bad(`${text} is not this env's stage`);
+          break;
+        case 'apigateway:delete':
+          if (!text.endsWith(`/restapis/\${${SERVICE.RestApi}}/stages/\${${SERVICE.ApiStage}}/cache/data"}`)) bad(`${text} is not this env's stage cache (FlushStageCache deletes only /cache/data)`);
           break;
         case 'cloudwatch:describealarms': {
           const name = /:alarm:([^"*?]+)"/.exec(text)?.[1];
