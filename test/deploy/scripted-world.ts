@@ -4,7 +4,8 @@
  * that change with every gate check. The CLI's shift gets it as its AWS interface (worldApi), the
  * state machine's SDK tasks through the Step Functions stand-in (worldTasks), answering as the
  * services' API references describe (UpdateAlias refusing a stale RevisionId with
- * PreconditionFailedException, UpdateStage's patch operations, DescribeAlarms, GetMetricData with
+ * PreconditionFailedException, UpdateStage's patch operations, FlushStageCache accepted or refused
+ * with ConflictException, DescribeAlarms, GetMetricData with
  * ./../support/metric-math.ts for the expressions).
  */
 import type { MetricId } from '../../src/aws/cloudwatch.ts';
@@ -22,6 +23,8 @@ export interface Scenario {
   metrics: (check: number, fn: string) => { failures: number; invocations: number };
   /** Someone moves this alias by hand after the n-th check. */
   handEdit?: { check: number; fn: string };
+  /** API Gateway refuses FlushStageCache after the variables move forward, back, or both (every attempt). */
+  flushRefused?: 'forward' | 'restore' | 'both';
 }
 
 /** One scripted account: the aliases, the stage, and readings that change with every gate check. */
@@ -30,6 +33,11 @@ export class World {
   aliases = new Map<string, { version: string; weights: Record<string, number>; revision: number }>();
   stage: { deploymentId: string; variables: Record<string, string> };
   records: string[] = [];
+  /**
+   * The stage's cache flushes, as `<forward|restore>:<flushed|refused>` (forward: the stage holds
+   * the plan's new variables); a retry of a refused flush is not a flush of its own.
+   */
+  flushes: string[] = [];
   constructor(
     private readonly sc: Scenario,
     stage: { deploymentId: string; variables: Record<string, string> },
@@ -55,6 +63,15 @@ export class World {
     void namespace;
     return m.invocations > 0 || m.failures > 0 ? m.failures : undefined;
   }
+  /** FlushStageCache: refused as the scenario says, else accepted (API Gateway answers 202). */
+  flush(): void {
+    const same = (a: Record<string, string>, b: Record<string, string> = {}) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    const phase = same(this.stage.variables, this.sc.plan.newStageVariables) ? 'forward' : same(this.stage.variables, this.sc.plan.previousStageVariables) ? 'restore' : 'other';
+    const refused = this.sc.flushRefused === 'both' || this.sc.flushRefused === phase;
+    const entry = `${phase}:${refused ? 'refused' : 'flushed'}`;
+    if (!(refused && this.flushes.at(-1) === entry)) this.flushes.push(entry);
+    if (refused) throw Object.assign(new Error('Cache flush already in progress'), { name: 'ConflictException' });
+  }
   aws(): Pick<AwsApi, 'lambda' | 'apigateway' | 'cloudwatch'> {
     return worldApi(this);
   }
@@ -62,7 +79,7 @@ export class World {
     return worldTasks(this, resource);
   }
   snapshot() {
-    return { aliases: [...this.aliases].map(([fn, a]) => [fn, a.version, a.weights]), stage: this.stage };
+    return { aliases: [...this.aliases].map(([fn, a]) => [fn, a.version, a.weights]), stage: this.stage, flushes: this.flushes };
   }
 }
 
@@ -87,6 +104,9 @@ function worldApi(w: World): Pick<AwsApi, 'lambda' | 'apigateway' | 'cloudwatch'
           const keys = [...new Set([...Object.keys(w.stage.variables), ...Object.keys(vars)])].filter((k) => w.stage.variables[k] !== vars[k]);
           w.stage.variables = { ...vars };
           return keys;
+        },
+        async flushStageCache() {
+          w.flush();
         },
       },
       cloudwatch: {
@@ -119,6 +139,13 @@ function worldTasks(w: World, resource: string): (input: unknown) => Promise<unk
             if (op.Path === '/deploymentId') w.stage.deploymentId = op.Value!;
             else if (op.Op === 'remove') delete w.stage.variables[op.Path.slice('/variables/'.length)];
             else w.stage.variables[op.Path.slice('/variables/'.length)] = op.Value!;
+          }
+          return {};
+        case 'apigateway:flushStageCache':
+          try {
+            w.flush();
+          } catch (err) {
+            throw Object.assign(new Error((err as Error).message), { name: `ApiGateway.${(err as Error).name}` });
           }
           return {};
         case 'cloudwatch:describeAlarms': {

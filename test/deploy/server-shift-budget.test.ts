@@ -26,7 +26,9 @@ describe('release state machine: the execution history budget', function () {
 
   before(async () => {
     sfnLocal = await startSfnLocal({ awsEndpoint: 'http://unused', region: 'us-east-1', bind: (r) => (i) => world.bind(r)(i), waitMs: { 'Pre.Wait': 0, 'Bake.WaitPoll': 0, 'Bake.WaitLeft': 0 } });
-    sfnLocal.register(MACHINE, buildReleaseStateMachine(await loadEnv('dev')));
+    // With an API cache (staging, prod): the longest definition, flushing the cache after the stage moves.
+    const dev = await loadEnv('dev');
+    sfnLocal.register(MACHINE, buildReleaseStateMachine({ ...dev, api: { ...dev.api, cache: { enabled: true, sizeGb: '0.5', ttlSeconds: 60 } } }));
     process.env.AWS_ENDPOINT_URL_SFN = sfnLocal.endpoint;
     process.env.AWS_ACCESS_KEY_ID = 'test';
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
@@ -50,6 +52,7 @@ describe('release state machine: the execution history budget', function () {
     alarmPollSeconds: 1,
     errorRatePercent: 1,
     insufficientDataGraceSeconds: 3,
+    apiCache: { ttlSeconds: 60 },
     ...over,
   });
 
@@ -61,7 +64,7 @@ describe('release state machine: the execution history budget', function () {
     const sfn = await createSfnApi({ region: 'us-east-1' });
     const { executionArn } = await sfn.startExecution(MACHINE, `b${n}`, JSON.stringify(input));
     const f = await followExecution(sfn, executionArn, { pollMs: 5 });
-    return { events: sfnLocal.execution(executionArn)!.events.length, end: f.end!, checks: world.checks, follower: f, executionArn };
+    return { events: sfnLocal.execution(executionArn)!.events.length, end: f.end!, checks: world.checks, flushes: world.flushes, follower: f, executionArn };
   }
   const ok = () => Object.fromEntries(ALARMS.map((a) => [a, 'OK' as const]));
 
@@ -70,6 +73,7 @@ describe('release state machine: the execution history budget', function () {
     const short = await run(plan({ bakeSeconds: 4 }), ok);
     const long = await run(plan({ bakeSeconds: 10 }), ok);
     assert.equal(short.end.status, 'SUCCEEDED');
+    assert.deepEqual(short.flushes, ['forward:flushed'], 'the flush is part of what the fixed cost covers');
     const perCheck = (long.events - short.events) / (long.checks - short.checks);
     assert.equal(perCheck, b.common, 'events of one bake check');
     assert.ok(short.events <= b.fixed + short.checks * b.common, `${short.events} events for ${short.checks} checks`);

@@ -2,7 +2,8 @@
  * The release state machine decides as the CLI's shift does. Both engines run the same plan against
  * the same scripted world — alarm states, the new versions' failures and invocations, changing
  * from one gate check to the next — and must end alike: promoted or not, the same reason word for
- * word, the same step, the same aliases and stage left, and the same progress lines (the CLI's from
+ * word, the same step, the same aliases and stage left, the same flushes of the stage's API cache
+ * (and the same warnings when API Gateway refuses one), and the same progress lines (the CLI's from
  * its reporter, the state machine's read back from its execution history by the follower).
  *
  * The world is in memory (no emulator): it can do what the emulator cannot — evaluate nothing but
@@ -70,6 +71,12 @@ function scenario(seed: number): Scenario {
   const breachAt = r() < 0.3 ? Math.floor(r() * 12) : -1;
   const breaching = fns.filter(() => r() < 0.6);
   const idleFn = r() < 0.1 ? pick(fns) : undefined;
+  const handEdit = r() < 0.1 ? { handEdit: { check: 1 + Math.floor(r() * 4), fn: pick(fns) } } : {};
+  // Drawn last, so the cases above stay what they were: the stage's API cache (staging, prod), the
+  // variables moving or not, and API Gateway refusing the flush.
+  if (r() < 0.6) plan.apiCache = { ttlSeconds: 60 };
+  if (r() < 0.25) plan.newStageVariables = { ...plan.previousStageVariables };
+  const flushRefused = r() < 0.3 ? pick(['forward', 'restore', 'both'] as const) : undefined;
   return {
     plan,
     alarms: (check) =>
@@ -86,7 +93,8 @@ function scenario(seed: number): Scenario {
       const failures = breachAt >= 0 && check >= breachAt && breaching.includes(fn) ? 1 + (check - breachAt) * 2 : 0;
       return { failures, invocations: fn === idleFn ? 0 : 20 + check * 10 };
     },
-    ...(r() < 0.1 ? { handEdit: { check: 1 + Math.floor(r() * 4), fn: pick(fns) } } : {}),
+    ...handEdit,
+    ...(flushRefused ? { flushRefused } : {}),
   };
 }
 
@@ -96,6 +104,8 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
   let sfnLocal: SfnLocal;
   let world: World;
   const MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:catalog-dev-release';
+  /** The same env with an API cache: its definition flushes the stage's cache. */
+  const CACHED = 'arn:aws:states:us-east-1:123456789012:stateMachine:catalog-dev-cached-release';
 
   before(async () => {
     config = await loadEnv('dev');
@@ -104,8 +114,10 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
       region: 'us-east-1',
       bind: (resource) => (input) => world.bind(resource)(input),
       waitMs: { 'Pre.Wait': 0, 'Bake.WaitPoll': 0, 'Bake.WaitLeft': 0 },
+      retryMs: { 'Stage.Flush': 0, 'Restore.Flush': 0 },
     });
     sfnLocal.register(MACHINE, buildReleaseStateMachine(config));
+    sfnLocal.register(CACHED, buildReleaseStateMachine({ ...config, api: { ...config.api, cache: { enabled: true, sizeGb: '0.5', ttlSeconds: 60 } } }));
     process.env.AWS_ENDPOINT_URL_SFN = sfnLocal.endpoint;
     process.env.AWS_ACCESS_KEY_ID = 'test';
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
@@ -139,7 +151,7 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
       startedAt: new Date(),
     });
     const sfn = await createSfnApi({ region: 'us-east-1' });
-    const { executionArn } = await sfn.startExecution(MACHINE, name, JSON.stringify(input));
+    const { executionArn } = await sfn.startExecution(sc.plan.apiCache ? CACHED : MACHINE, name, JSON.stringify(input));
     const reporter = new RecordingReporter();
     const f = await followExecution(sfn, executionArn, { reporter, pollMs: 5 });
     let outcome: ShiftOutcome | { kind: 'stopped'; reason: string };
@@ -152,7 +164,7 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
   }
 
   const CASES = Number(process.env.EQUIVALENCE_CASES ?? 60);
-  it(`${CASES} scripted releases end alike: outcome, reason, step, aliases, stage and progress lines`, async () => {
+  it(`${CASES} scripted releases end alike: outcome, reason, step, aliases, stage, cache flushes and progress lines`, async () => {
     const seen = new Set<string>();
     for (let seed = 1; seed <= CASES; seed++) {
       const sc = scenario(seed);
@@ -172,6 +184,8 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
       assert.deepEqual(sm.outcome, cli.outcome, ctx);
       assert.deepEqual(sm.world, cli.world, ctx);
       assert.deepEqual(sm.messages, cli.messages, ctx);
+      for (const f of cli.world.flushes) seen.add(`flush ${f}`);
+      if (sc.plan.apiCache && cli.world.flushes.length === 0) seen.add('cache, no flush');
       seen.add(cli.outcome.kind === 'rolled-back' ? cli.outcome.reason.replace(/ (at \d+%|before any traffic moved).*/, '').replace(/catalog-[a-z0-9-]+/g, 'X') : cli.outcome.kind);
       if (cli.outcome.kind === 'rolled-back' && cli.outcome.reason.includes('; ')) seen.add('several versions');
     }
@@ -180,5 +194,7 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
       assert.ok([...seen].some((s) => s.startsWith(kind)), `no case ended "${kind}": ${[...seen].join(' | ')}`);
     assert.ok([...seen].some((s) => s.includes('INSUFFICIENT_DATA for')), `no case ran out of grace: ${[...seen].join(' | ')}`);
     assert.ok(seen.has('several versions') && seen.has('hand edit'), [...seen].join(' | '));
+    // The cache flushed after the variables moved forward and back, refused either way, and not flushed when they stayed.
+    for (const f of ['flush forward:flushed', 'flush restore:flushed', 'flush forward:refused', 'flush restore:refused', 'cache, no flush']) assert.ok(seen.has(f), `no case with "${f}": ${[...seen].join(' | ')}`);
   });
 });

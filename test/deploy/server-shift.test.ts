@@ -15,6 +15,7 @@ import { readManifest, readReleaseLock } from '../../src/deploy/release.ts';
 import { buildReleaseStateMachine } from '../../src/templates/release-state-machine.ts';
 import { CLI, runCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
+import { startCacheFlushProxy, type CacheFlushProxy } from '../support/cache-flush-proxy.ts';
 import { startSfnLocal, type SfnLocal } from '../support/sfn-local.ts';
 import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
 
@@ -24,32 +25,38 @@ const MACHINE = `arn:aws:states:us-east-1:${MOTO_ACCOUNT_ID}:stateMachine:catalo
 describe('release --on aws: the shift run by the release state machine (CLI, emulator, Step Functions stand-in)', function () {
   this.timeout(120_000);
   let moto: Moto;
+  /** In front of the emulator, for FlushStageCache (which it lacks); everything goes through it. */
+  let proxy: CacheFlushProxy;
   let sfn: SfnLocal;
   let fx: Fixture;
   let aws: AwsApi;
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let config: Awaited<ReturnType<typeof loadEnv>>;
-  const args = (cmd: string, ...more: string[]) => [cmd, ...(cmd === 'release' && !more.includes('--follow') ? ['--skip-deploy'] : []), '--env', 'dev', '--env-dir', dir, '--endpoint-url', moto.endpoint, ...more];
+  const args = (cmd: string, ...more: string[]) => [cmd, ...(cmd === 'release' && !more.includes('--follow') ? ['--skip-deploy'] : []), '--env', 'dev', '--env-dir', dir, '--endpoint-url', proxy.endpoint, ...more];
 
   before(async () => {
     moto = await getMoto();
+    proxy = await startCacheFlushProxy(moto.endpoint);
   });
+  after(() => proxy.close());
 
   beforeEach(async () => {
     await moto.reset();
     process.env.AWS_ACCESS_KEY_ID = 'test';
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    proxy.flushes.length = 0;
+    proxy.onFlush = undefined;
     fx = await createFixture(moto, FUNCTIONS);
     await createOutputStacks(moto, fx, FUNCTIONS, { ReleaseStateMachineArn: MACHINE });
-    aws = await createAwsApi({ region: moto.region, endpoint: moto.endpoint });
+    aws = await createAwsApi({ region: moto.region, endpoint: proxy.endpoint });
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-server-shift-'));
     const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
     await writeFile(join(dir, 'dev.yaml'), yaml);
     await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
     config = await loadEnv('dev', { envDir: dir });
     // What catalog-service deploys: the rendered definition, as the stand-in's state machine.
-    sfn = await startSfnLocal({ awsEndpoint: moto.endpoint, region: moto.region });
+    sfn = await startSfnLocal({ awsEndpoint: proxy.endpoint, region: moto.region });
     sfn.register(MACHINE, buildReleaseStateMachine(config));
     env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: moto.region, AWS_ENDPOINT_URL_SFN: sfn.endpoint };
     await fx.changeFunctions('r2');
@@ -127,6 +134,45 @@ describe('release --on aws: the shift run by the release state machine (CLI, emu
     assert.ok(m?.finishedAt);
     assert.deepEqual(await readManifest(aws, config, 'latest'), m);
     assert.equal(await readReleaseLock(aws, config), undefined, 'the execution removed the lock');
+    assert.deepEqual(proxy.flushes, [], 'dev has no API cache: nothing to flush');
+  });
+
+  it("with an API cache (staging, prod): the execution flushes it right after moving the stage's variables and after restoring them; rollback flushes too", async () => {
+    // dev with staging's cache, polling every second.
+    const yaml = (await readFile(join(dir, 'dev.yaml'), 'utf8')).replace('enabled: false\n    sizeGb: null', 'enabled: true\n    sizeGb: "0.5"').replace('release:\n', 'release:\n  alarmPollSeconds: 1\n');
+    assert.match(yaml, /cache:\n {4}enabled: true\n[^]*release:\n {2}alarmPollSeconds: 1\n/);
+    await writeFile(join(dir, 'dev.yaml'), yaml);
+    sfn.register(MACHINE, buildReleaseStateMachine(await loadEnv('dev', { envDir: dir })));
+    const seen: unknown[] = [];
+    proxy.onFlush = async () => void seen.push({ stage: await stage(), aliases: (await aliases()).map((a) => a.functionVersion) });
+    const flushed = { restApiId: fx.restApiId, stageName: fx.stageName };
+    const FLUSHED = '✔ stage v1: API cache flushed (its variables changed)';
+
+    const r = await runCli(args('release', '--on', 'aws', '--bake', '1'), { env });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('▸ the shift runs in AWS Step Functions'));
+    assert.deepEqual(lines.slice(at + 1, at + 3), [FLUSHED, '▸ 10% of traffic on the new versions']);
+    assert.deepEqual(proxy.flushes, [flushed]);
+    const moved = await stage();
+    assert.deepEqual(seen, [{ stage: moved, aliases: ['1', '1', '1', '1'] }], 'flushed once the stage had its new variables, before any alias moved');
+    assert.deepEqual(moved.variables, config.api.stageVariables);
+
+    const rb = await runCli(args('rollback'), { env });
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.match(rb.stdout, /\n {2}stage v1: API cache flushed \(its variables changed\)\n$/);
+    assert.equal(proxy.flushes.length, 2);
+
+    // An alarm mid-bake: the execution restores the variables and flushes again.
+    await fx.changeFunctions('r3');
+    const rel = background(args('release', '--on', 'aws', '--bake', '30'));
+    await rel.saw('10%: baking');
+    await fx.setAlarm('catalog-p99-latency', 'ALARM');
+    assert.equal(await rel.exit, 3, rel.stderr());
+    assert.match(rel.stderr(), new RegExp(`\\n${FLUSHED.replace(/[()]/g, '\\$&')}\\n▸ 10% of traffic on the new versions\\n[^]*\\n! alarm catalog-p99-latency in ALARM at 10%: rolling back\\n${FLUSHED.replace(/[()]/g, '\\$&')}\\ncatalogctl: release r\\S+ rolled back`));
+    assert.deepEqual(await stage(), { deploymentId: fx.deploymentId, variables: fx.stageVariables });
+    assert.deepEqual(proxy.flushes, [flushed, flushed, flushed, flushed]);
+    assert.deepEqual(seen.at(-1), { stage: { deploymentId: fx.deploymentId, variables: fx.stageVariables }, aliases: ['1', '1', '1', '1'] }, 'the last flush after the aliases and the stage were back');
   });
 
   it('an alarm forced to ALARM mid-bake: aliases and stage restored by the execution, exit 3 from the CLI that started it and from one following it', async () => {

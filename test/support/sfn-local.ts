@@ -65,6 +65,8 @@ export interface SfnLocalOptions {
   after?: (call: SdkCall, output: Json) => void;
   /** Fixed Wait durations in ms (per state name) instead of the definition's seconds. */
   waitMs?: Record<string, number>;
+  /** Fixed waits in ms before a Task's retries (per state name) instead of its Retry's intervals. */
+  retryMs?: Record<string, number>;
   /** Binds each Task's resource to a handler instead of the emulator (a scripted world). */
   bind?: (resource: string) => (input: Json) => Promise<Json>;
 }
@@ -98,7 +100,7 @@ export async function startSfnLocal(opts: SfnLocalOptions): Promise<SfnLocal> {
     const sm = new StateMachine(m.def as never, { validationOptions: { checkArn: true, checkPaths: true } });
     add('ExecutionStarted', { executionStartedEventDetails: { input, inputDetails: { truncated: false }, roleArn: 'arn:aws:iam::123456789012:role/release' } });
     const run = sm.run(JSON.parse(input) as never, {
-      overrides: { taskResourceLocalHandlers: m.handlers as never, ...(opts.waitMs ? { waitTimeOverrides: opts.waitMs } : {}) },
+      overrides: { taskResourceLocalHandlers: m.handlers as never, ...(opts.waitMs ? { waitTimeOverrides: opts.waitMs } : {}), ...(opts.retryMs ? { retryIntervalOverrides: opts.retryMs } : {}) },
       noThrowOnAbort: true,
       context: {
         Execution: { Id: executionArn, Name: name },

@@ -147,6 +147,29 @@ describe('templates', () => {
     assert.ok(stack('dev', 'observability').Outputs.AlarmNames);
   });
 
+  it("flush the stage's API cache after release and rollback change its variables only where the env has a cache, and the role may flush only that stage's cache", () => {
+    type Statement = { Action: string; Resource: unknown };
+    for (const e of ['dev', 'staging', 'prod']) {
+      const role = stack(e, 'service').Resources.ReleaseRole!.Properties as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };
+      const deletes = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((st) => JSON.stringify(st.Action).includes('apigateway:DELETE'));
+      const def = rendered(e)['release_state_machine.json'] as unknown as { States: Record<string, { Type: string; Resource?: string; Next?: string; Parameters?: unknown }> };
+      const flushes = Object.entries(def.States).filter(([, st]) => st.Resource === 'arn:aws:states:::aws-sdk:apigateway:flushStageCache');
+      if (!envs[e]!.api.cache.enabled) {
+        assert.deepEqual([deletes, flushes], [[], []], e);
+        continue;
+      }
+      assert.deepEqual(deletes, [{ Effect: 'Allow', Action: 'apigateway:DELETE', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApi}/stages/${ApiStage}/cache/data' } }], e);
+      assert.deepEqual(flushes.map(([name, st]) => [name, st.Parameters]).sort(), [
+        ['Restore.Flush', { 'RestApiId.$': '$.stage.RestApiId', 'StageName.$': '$.stage.StageName' }],
+        ['Stage.Flush', { 'RestApiId.$': '$.stage.RestApiId', 'StageName.$': '$.stage.StageName' }],
+      ], e);
+      // After the PATCH forward (once the stage is marked moved) and the PATCH back, each behind its flag.
+      assert.deepEqual([def.States['Stage.Moved']!.Next, def.States['Restore.Stage']!.Next], ['Stage.Flush?', 'Restore.Flush?'], e);
+      // A failed flush goes on with the shift, or with the end of the restore.
+      assert.deepEqual([def.States['Stage.FlushFailed']!.Next, def.States['Restore.FlushFailed']!.Next], ['Step.Load', 'Restore.Done?'], e);
+    }
+  });
+
   it("gate releases on the authorizer's own AuthorizerFailures, never on its Lambda Errors (every rejected token)", () => {
     for (const e of Object.keys(envs)) {
       const obs = stack(e, 'observability');

@@ -77,6 +77,36 @@ describe('validate: release state machine ↔ catalog-service cross-check', () =
     assert.deepEqual(brief(check(gone)), ['catalog-service - RSM_MISSING']);
   });
 
+  it("reports a cache env whose definition does not flush after a stage PATCH or whose role may not flush, or flushes more than its stage's cache; a flush where there is no cache", async () => {
+    const staging = await loadEnv('staging');
+    const base = plainFiles(renderEnvironment(staging));
+    const fresh = () => structuredClone(base) as Obj;
+    const checkStaging = (r: Obj) => checkReleaseStateMachine('staging', r['release_state_machine.json'], r['catalog-service.json'], staging, alarmNamesOf(r['catalog-observability.json']));
+    const redeploy = (r: Obj) => (r['catalog-service.json'].Resources.ReleaseStateMachine.Properties.DefinitionString = JSON.stringify(r['release_state_machine.json']));
+    const flushStatement = (r: Obj) => statements(r).findIndex((x) => x.Action === 'apigateway:DELETE');
+    assert.deepEqual(checkStaging(fresh()), []);
+
+    const cannot = fresh();
+    statements(cannot).splice(flushStatement(cannot), 1);
+    assert.deepEqual(check(cannot, staging).map((f) => [f.rule, f.message]), [['RSM_ROLE_CANNOT', 'the release role may not apigateway:delete, which Restore.Flush, Stage.Flush calls']]);
+
+    const wide = fresh();
+    statements(wide)[flushStatement(wide)]!.Resource = { 'Fn::Sub': 'arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApi}/*' };
+    assert.deepEqual(brief(checkStaging(wide)), ['catalog-service ReleaseRole RSM_ROLE_SCOPE']);
+
+    const skipped = fresh();
+    skipped['release_state_machine.json'].States['Stage.Moved'].Next = 'Step.Load';
+    redeploy(skipped);
+    assert.deepEqual(checkStaging(skipped).map((f) => [f.resource, f.rule, f.message]), [['Stage.Forward', 'RSM_CACHE_FLUSH', "api.cache is enabled, but nothing flushes the stage's cache after Stage.Forward changes its variables"]]);
+
+    // dev has no cache: a flush there is refused, and its role could not make it anyway.
+    const dev = rendered();
+    dev['release_state_machine.json'].States['Restore.Stage'].Next = 'Restore.Flush';
+    dev['release_state_machine.json'].States['Restore.Flush'] = { ...fresh()['release_state_machine.json'].States['Restore.Flush'], Next: 'Restore.Done?', Catch: undefined };
+    redeploy(dev);
+    assert.deepEqual(brief(check(dev)), ['release_state_machine Restore.Flush RSM_CACHE_FLUSH', 'catalog-service ReleaseRole RSM_ROLE_CANNOT']);
+  });
+
   it('reports release.shift: aws with bakes one execution history cannot hold; validate lists it under the env file', async () => {
     const long = { ...config, release: { ...config.release, shift: 'aws' as const, bakeSeconds: 86_400, alarmPollSeconds: 1 } };
     assert.deepEqual(brief(check(rendered(), long)), ['env release.shift RSM_HISTORY_BUDGET']);
