@@ -3,31 +3,17 @@
  * minted by the CLI, verify's table and exit codes, and Ctrl-C leaving no process behind.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runCli, startLocalCli, type LocalCli } from '../support/cli.ts';
 
-const MAIN = resolve('src/cli/main.ts');
 const HANDLERS = resolve('test/local/fixtures/cli-handlers.ts');
 
-/** Runs the CLI from source (the built bundle cannot load a .ts handlers module). */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', rej);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code: code ?? 1, stdout, stderr });
-    });
-  });
-}
+/** The built CLI; Node gets the tsx loader too, for the TypeScript handlers module. */
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env, tsx: true, timeoutMs: 60_000 });
 
 function refused(port: number): Promise<boolean> {
   return new Promise((res) => {
@@ -43,35 +29,24 @@ function refused(port: number): Promise<boolean> {
 describe('catalogctl local / verify (CLI)', function () {
   this.timeout(90_000);
   let stateDir: string;
-  let server: ChildProcess | undefined;
+  let server: LocalCli | undefined;
   let url = '';
   let dbPort = 0;
-  let stdout = '';
-  let stderr = '';
 
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-local-cli-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env.DATABASE_URL;
-    server = spawn(process.execPath, ['--import', 'tsx', MAIN, 'local', '--port', '0', '--seed', '30', '--state-dir', stateDir, '--handlers-module', HANDLERS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const deadline = Date.now() + 60_000;
-    while (!/Ctrl-C to stop/.test(stdout)) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`local did not start:\n${stdout}\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /Catalog API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
-    dbPort = Number(/127\.0\.0\.1:(\d+)\/catalog/.exec(stdout)![1]);
+    server = await startLocalCli(['--port', '0', '--seed', '30', '--state-dir', stateDir, '--handlers-module', HANDLERS], { tsx: true });
+    url = server.url;
+    dbPort = server.dbPort!;
   });
 
   after(async () => {
-    if (server && server.exitCode === null) server.kill('SIGKILL');
+    await server?.stop();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('names the external API it calls in the banner, and says when none was given', () => {
-    assert.match(stdout, /^external API {2}http:\/\/127\.0\.0\.1:9\/ {2}\(none given, so every poll fails: pass --external-api\)$/m);
+    assert.match(server!.stdout, /^external API {2}http:\/\/127\.0\.0\.1:9\/ {2}\(none given, so every poll fails: pass --external-api\)$/m);
   });
 
   it('mints a token that the running server accepts', async () => {
@@ -118,9 +93,7 @@ describe('catalogctl local / verify (CLI)', function () {
 
   it('stops cleanly on Ctrl-C: exit 130, database stopped and removed, no process left', async () => {
     assert.equal(await refused(dbPort), false, 'the throwaway database should be up before Ctrl-C');
-    const exited = new Promise<number | null>((r) => server!.once('exit', (code) => r(code)));
-    server!.kill('SIGINT');
-    assert.equal(await exited, 130, stderr);
+    assert.equal(await server!.stop(), 130, server!.stderr);
     assert.equal(await refused(dbPort), true, 'database port still open');
     const left = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`-p ${dbPort} `));
     assert.deepEqual(left, []);

@@ -5,21 +5,16 @@
  * execution names its last failed step, and /_local/executions lists the attempts.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-const MAIN = resolve('src/cli/main.ts');
+import { join } from 'node:path';
+import { runCli, startLocalCli, type LocalCli } from '../support/cli.ts';
 
 describe('catalogctl local: a failing poll names the URL and the error', function () {
   this.timeout(90_000);
   let dir: string;
-  let server: ChildProcess;
-  let out = '';
-  let err = '';
-  let url = '';
+  let server: LocalCli;
   let externalApi = '';
 
   before(async () => {
@@ -28,35 +23,21 @@ describe('catalogctl local: a failing poll names the URL and the error', functio
     const port = await new Promise<number>((r) => free.listen(0, '127.0.0.1', () => r((free.address() as AddressInfo).port)));
     await new Promise((r) => free.close(r));
     externalApi = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env.DATABASE_URL;
-    server = spawn(process.execPath, ['--import', 'tsx', MAIN, 'local', '--port', '0', '--state-dir', join(dir, 'state'), '--external-api', externalApi, '--poll-wait', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const deadline = Date.now() + 60_000;
-    while (!/Ctrl-C to stop/.test(out)) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`local did not start:\n${out}\n${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /Catalog API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    server = await startLocalCli(['--port', '0', '--state-dir', join(dir, 'state'), '--external-api', externalApi, '--poll-wait', '0']);
   });
 
   after(async () => {
-    if (server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGINT');
-      await exited;
-    }
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('names the external API in the banner', () => {
-    assert.match(out, new RegExp(`^external API  ${externalApi.replace(/\./g, '\\.')}/? {2}\\(from --external-api\\)$`, 'm'));
+    assert.match(server.stdout, new RegExp(`^external API  ${externalApi.replace(/\./g, '\\.')}/? {2}\\(from --external-api\\)$`, 'm'));
   });
 
   it('logs each failed step with the URL and the error, and the failed run with its last failed step', async () => {
-    const token = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'local', 'token', '--tenant', 'acme', '--role', 'platform', '--state-dir', join(dir, 'state')], { encoding: 'utf8' }).stdout.trim();
-    const res = await fetch(`${url}/storage/v1/catalog/catalogs`, {
+    const token = (await runCli(['local', 'token', '--tenant', 'acme', '--role', 'platform', '--state-dir', join(dir, 'state')])).stdout.trim();
+    const res = await fetch(`${server.url}/storage/v1/catalog/catalogs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ catalog_name: 'sales' }),
@@ -67,7 +48,7 @@ describe('catalogctl local: a failing poll names the URL and the error', functio
     let exec: Exec | undefined;
     for (let i = 0; i < 400 && exec?.status !== 'FAILED'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      exec = ((await (await fetch(`${url}/_local/executions`)).json()) as { executions: Exec[] }).executions.find((e) => e.executionArn === execution_arn);
+      exec = ((await (await fetch(`${server.url}/_local/executions`)).json()) as { executions: Exec[] }).executions.find((e) => e.executionArn === execution_arn);
     }
     assert.equal(exec?.status, 'FAILED', JSON.stringify(exec));
     const called = `GET ${externalApi}/catalogs/sales`;
@@ -80,6 +61,7 @@ describe('catalogctl local: a failing poll names the URL and the error', functio
       assert.match(f.message, /ECONNREFUSED/);
     }
     const name = execution_arn.split(':').pop()!;
+    const err = server.stderr;
     const failedSteps = err.split('\n').filter((l) => l.startsWith(`! ${name} CheckCatalogStatus failed: ExternalApiError: ${called}: `));
     assert.equal(failedSteps.length, 4, err);
     assert.match(err, new RegExp(`^! ${name} FAILED \\(CatalogPollFailed: .*\\); last failed step CheckCatalogStatus: ExternalApiError: GET .*ECONNREFUSED`, 'm'));

@@ -4,26 +4,13 @@
  * poller handlers and an external API stand-in, and Ctrl-C leaves nothing running.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { runCli as run, startLocalCli, type LocalCli } from '../support/cli.ts';
 import { STAND_IN_STATE_MACHINE } from './fixtures/stand-in-handlers.ts';
-
-const MAIN = resolve('src/cli/main.ts');
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => res({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 const portOpen = (port: number): Promise<boolean> =>
   new Promise((res) => {
@@ -35,12 +22,9 @@ const portOpen = (port: number): Promise<boolean> =>
 describe('catalogctl local with the real handlers', function () {
   this.timeout(90_000);
   let dir: string;
-  let server: ChildProcess;
+  let server: LocalCli;
   let external: Server;
   let url = '';
-  let dbPort = 0;
-  let out = '';
-  let err = '';
   const seenTokens: string[] = [];
 
   before(async () => {
@@ -56,23 +40,12 @@ describe('catalogctl local with the real handlers', function () {
       res.end(JSON.stringify({ catalog_name: 'sales', kb_name: ready ? 'kb_sales' : 'PENDING', data_source_name: ready ? 'ds_sales' : 'PENDING' }));
     });
     await new Promise<void>((r) => external.listen(0, '127.0.0.1', () => r()));
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env.DATABASE_URL;
-    const args = ['local', '--port', '0', '--seed', '40', '--seed-tenant', 'acme', '--state-dir', join(dir, 'state'), '--templates-dir', join(dir, 'templates'), '--external-api', `http://127.0.0.1:${(external.address() as AddressInfo).port}`, '--poll-wait', '0'];
-    server = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const deadline = Date.now() + 60_000;
-    while (!/Ctrl-C to stop/.test(out)) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`local did not start:\n${out}\n${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /Catalog API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
-    dbPort = Number(/127\.0\.0\.1:(\d+)\/catalog/.exec(out)![1]);
+    server = await startLocalCli(['--port', '0', '--seed', '40', '--seed-tenant', 'acme', '--state-dir', join(dir, 'state'), '--templates-dir', join(dir, 'templates'), '--external-api', `http://127.0.0.1:${(external.address() as AddressInfo).port}`, '--poll-wait', '0']);
+    url = server.url;
   });
 
   after(async () => {
-    if (server.exitCode === null) server.kill('SIGKILL');
+    await server?.stop();
     await new Promise((r) => external.close(r));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -82,7 +55,7 @@ describe('catalogctl local with the real handlers', function () {
   it('verify --url passes', async () => {
     // What this shows is verify against the real handlers, not this machine's latency under load:
     // the limits are raised (their own behaviour is tested in test/verify).
-    const r = await run(['verify', '--url', url, '--requests', '20', '--health-p99-ms', '5000', '--db-p95-ms', '5000'], { CATALOGCTL_TOKEN: await token('platform') });
+    const r = await run(['verify', '--url', url, '--requests', '20', '--health-p99-ms', '5000', '--db-p95-ms', '5000'], { env: { CATALOGCTL_TOKEN: await token('platform') } });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /all checks passed/);
   });
@@ -125,14 +98,13 @@ describe('catalogctl local with the real handlers', function () {
   });
 
   it('names the external API in the banner', () => {
-    assert.match(out, new RegExp(`^external API  http://127\\.0\\.0\\.1:${(external.address() as AddressInfo).port} {2}\\(from --external-api\\)$`, 'm'));
+    assert.match(server.stdout, new RegExp(`^external API  http://127\\.0\\.0\\.1:${(external.address() as AddressInfo).port} {2}\\(from --external-api\\)$`, 'm'));
   });
 
   it('stops cleanly on Ctrl-C', async () => {
-    const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
-    server.kill('SIGINT');
-    assert.equal(await exited, 130, err);
-    assert.equal(await portOpen(dbPort), false);
+    assert.equal(await server.stop(), 130, server.stderr);
+    assert.ok(server.dbPort, 'the banner names the throwaway database');
+    assert.equal(await portOpen(server.dbPort), false);
     assert.equal(await portOpen(Number(new URL(url).port)), false);
   });
 });

@@ -7,11 +7,10 @@
  * verify reads that group. The local server's database stays private to it.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand, DeleteStackCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, CreateLogGroupCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -19,17 +18,16 @@ import { createLogsApi } from '../../src/aws/logs.ts';
 import { loadOrCreateKey, mintToken } from '../../src/local/keys.ts';
 import { auditFromLogs } from '../../src/verify/audit-logs.ts';
 import { authorizerRefusal, verify, type VerifyReport } from '../../src/verify/index.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, startLocalCli, type LocalCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 
-const MAIN = resolve('src/cli/main.ts');
 const LOG_GROUP = '/aws/events/catalog-dev-audit';
 
 describe('verify against an AWS-shaped stage: API and CloudWatch only', function () {
   this.timeout(120_000);
   let moto: Moto;
   let dir: string;
-  let local: ChildProcess;
+  let local: LocalCli;
   let stage: Server;
   let stageUrl = '';
   let platform = '';
@@ -52,19 +50,8 @@ describe('verify against an AWS-shaped stage: API and CloudWatch only', function
     await eb.send(new PutTargetsCommand({ Rule: 'catalog-dev-audit-to-logs', EventBusName: 'evidence-ledger', Targets: [{ Id: 'audit-log', Arn: `arn:aws:logs:${moto.region}:${MOTO_ACCOUNT_ID}:log-group:${LOG_GROUP}` }] }));
 
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-verify-aws-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint };
-    delete env.DATABASE_URL;
-    local = spawn(process.execPath, ['--import', 'tsx', MAIN, 'local', '--port', '0', '--seed', '3', '--seed-tenant', 'acme', '--state-dir', join(dir, 'state'), '--templates-dir', join(dir, 'none')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    local.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    local.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const deadline = Date.now() + 90_000;
-    while (!/Ctrl-C to stop/.test(out)) {
-      if (Date.now() > deadline || local.exitCode !== null) throw new Error(`local did not start:\n${out}\n${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const target = /Catalog API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    local = await startLocalCli(['--port', '0', '--seed', '3', '--seed-tenant', 'acme', '--state-dir', join(dir, 'state'), '--templates-dir', join(dir, 'none')], { env: { AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint } });
+    const target = local.url;
 
     // The stage: forwards the API, has no /_local endpoints (so no database URL to find).
     stage = createServer((req, res) => {
@@ -89,11 +76,7 @@ describe('verify against an AWS-shaped stage: API and CloudWatch only', function
   });
 
   after(async () => {
-    if (local && local.exitCode === null) {
-      const exited = new Promise((r) => local.once('exit', r));
-      local.kill('SIGINT');
-      await exited;
-    }
+    await local?.stop();
     await new Promise((r) => stage?.close(r));
     await rm(dir, { recursive: true, force: true });
   });
