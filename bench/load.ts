@@ -1,6 +1,6 @@
 /**
- * Load on `catalogctl local` over loopback: the server runs in its own process (the CLI, with a
- * throwaway PostgreSQL seeded to 1M datasets). For each route, side by side:
+ * Load on `catalogctl local` over loopback: the server runs in its own process (the built CLI,
+ * dist/catalogctl.mjs, with a throwaway PostgreSQL seeded to 1M datasets). For each route, side by side:
  *
  *   service ms    p50 of one request at a time (no queueing: what a request costs end to end)
  *   CPU ms/req    the server process's CPU time (user + system, /proc) divided by the requests
@@ -8,7 +8,8 @@
  *
  * With N connections on one event loop, latency ≈ N × the per-request time: that is queueing, not
  * the cost of a request. Baseline: GET /_local/info on the same server (no authorizer, no database).
- * Success logs are sampled at prod's 1 % (LOG_SUCCESS_SAMPLE_RATE) as the handlers would log in AWS.
+ * The server runs with prod's env file (`--env prod`), so success logs are sampled at prod's 1 %
+ * (logging.successLogSampleRate → LOG_SUCCESS_SAMPLE_RATE) as the handlers log in AWS.
  *
  *   node --import tsx bench/load.ts [--datasets 1000000] [--seconds 10] [--connections 10]
  *   [--handlers-module <file>]   (default: the handlers in src/handlers)
@@ -31,13 +32,17 @@ const { values } = parseArgs({
 const datasets = Number(values.datasets);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
-const main = resolve('src/cli/main.ts');
+const CLI = resolve('dist/catalogctl.mjs'); // `npm run bench` builds it first
 const stateDir = mkdtempSync(join(tmpdir(), 'catalogctl-bench-load-'));
-const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LOG_SUCCESS_SAMPLE_RATE: '0.01' };
+const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
 delete env.DATABASE_URL;
 
-const cliArgs = ['--import', 'tsx', main, 'local', '--port', '0', '--seed', String(datasets), '--seed-tenant', 'tenant-a', '--state-dir', stateDir];
-if (values['handlers-module']) cliArgs.push('--handlers-module', resolve(values['handlers-module']));
+const cliArgs = [CLI, 'local', '--env', 'prod', '--port', '0', '--seed', String(datasets), '--seed-tenant', 'tenant-a', '--state-dir', stateDir];
+// A TypeScript handlers module needs the tsx loader next to the built CLI.
+if (values['handlers-module']) {
+  cliArgs.unshift('--import', 'tsx');
+  cliArgs.push('--handlers-module', resolve(values['handlers-module']));
+}
 
 let server: ChildProcess | undefined;
 const stop = async (): Promise<void> => {
@@ -65,7 +70,7 @@ try {
   console.log(`catalogctl local up with ${datasets} datasets in ${((performance.now() - t0) / 1000).toFixed(1)} s (start, migrate, seed)`);
 
   const token = await new Promise<string>((res, rej) => {
-    const t = spawn(process.execPath, ['--import', 'tsx', main, 'local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--ttl', '1h', '--state-dir', stateDir], { env });
+    const t = spawn(process.execPath, [CLI, 'local', 'token', '--tenant', 'tenant-a', '--role', 'reader', '--ttl', '1h', '--state-dir', stateDir], { env });
     let s = '';
     t.stdout.on('data', (d: Buffer) => (s += d.toString()));
     t.on('close', (code) => (code === 0 ? res(s.trim()) : rej(new Error(`local token exited ${code}`))));
