@@ -534,7 +534,7 @@ never-promoted --to, 3 AWS failure.`,
         const { config, aws } = await connect(flags);
         const { rollback } = await import('../../deploy/release.ts');
         // The changes themselves are printed at the end, on stdout; the reporter shows the stack record and warnings.
-        const reporter = flags.json ? out.reporter : { report: (e: Parameters<typeof out.reporter.report>[0]) => e.topic !== 'rollback' && out.reporter.report(e) };
+        const reporter = flags.json ? out.reporter : { report: (e: Parameters<typeof out.reporter.report>[0]) => (e.topic !== 'rollback' || e.level === 'warn') && out.reporter.report(e) };
         const r = await rollback(config, aws, { to: flags.to, reporter });
         const summary = { outcome: r.changed.length ? 'rolled-back' : 'already-in-place', releaseId: r.releaseId, to: flags.to ?? null, changed: r.changed, ...(r.recorded ? { recorded: r.recorded.kind } : {}) };
         out.done(
@@ -573,7 +573,7 @@ Exit codes: 0 status shown, 2 bad input / account mismatch / a stack tagged for 
       const { canonicalJson } = await import('../../util/canonical-json.ts');
       const s = await status(config, aws);
       const secrets = await placeholderSecrets(config, { cloudformation: aws.cloudformation, secrets: await createSecretsManagerApi(aws.target) });
-      const { secretAges } = await import('../../ops/secret-age.ts');
+      const { secretAges, secretAgeWarnings } = await import('../../ops/secret-age.ts');
       const { createSecretsInspectApi } = await import('../../aws/secretsmanager.ts');
       const ages = await secretAges(config, { cloudformation: aws.cloudformation, secrets: await createSecretsInspectApi(aws.target) });
       if (flags.json) {
@@ -589,9 +589,7 @@ Exit codes: 0 status shown, 2 bad input / account mismatch / a stack tagged for 
             ? `warning: secret ${f.secret} still holds its generated placeholder: set it with \`catalogctl secrets set --env ${config.name} ${f.secret}\``
             : `warning: cannot read secret ${f.secret} to check it was set (${f.reason})`,
         );
-      for (const a of ages)
-        if (a.state === 'stale') out.push(`warning: secret ${a.secret} is ${a.ageDays} days old (limit ${a.limitDays}): ${a.advice}`);
-        else if (a.state === 'unreadable') out.push(`warning: cannot read secret ${a.secret}'s rotation dates (${a.reason})`);
+      out.push(...secretAgeWarnings(ages));
       if (s.note) out.push(`note: ${s.note}`);
       if (s.aliases.length) out.push('aliases (live):');
       for (const a of s.aliases) {
