@@ -62,3 +62,10 @@ export async function secretAges(config: EnvConfig, apis: { cloudformation: Pick
   }
   return findings;
 }
+
+/** The warning lines `status` prints for these findings (fresh secrets print nothing). */
+export function secretAgeWarnings(findings: readonly SecretAgeFinding[]): string[] {
+  return findings.flatMap((a) =>
+    a.state === 'stale' ? [`warning: secret ${a.secret} is ${a.ageDays} days old (limit ${a.limitDays}): ${a.advice}`] : a.state === 'unreadable' ? [`warning: cannot read secret ${a.secret}'s rotation dates (${a.reason})`] : [],
+  );
+}
