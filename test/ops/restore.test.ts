@@ -131,6 +131,27 @@ describe('db restore: plan and steps (emulator RDS and Secrets Manager, scripted
     await assert.rejects(planRestore(config, deps, { kind: 'snapshot', id: 'plain-snap' }), /is not encrypted/);
   });
 
+  it('the plan refuses a --to-time before the earliest restorable time, and takes one inside the window', async () => {
+    const { deps } = await world();
+    const latest = (await deps.rds.describeInstance('catalog-storage-database-old1'))!.latestRestorableTime!;
+    // Scripted: the emulator reports no automated backup with a RestoreWindow (earliestRestorableTime
+    // reads undefined from it, and the plan then skips this check), so the window's start is given
+    // here, an hour before the latest restorable time the emulator does report.
+    const earliest = new Date(latest.getTime() - 3_600_000);
+    const windowed: RestoreDeps = { ...deps, rds: { ...deps.rds, earliestRestorableTime: async () => earliest }, now: () => new Date(latest.getTime() + 60_000) };
+    const before = new Date(earliest.getTime() - 60_000);
+    await assert.rejects(
+      planRestore(config, windowed, { kind: 'time', time: before }),
+      (e: unknown) =>
+        e instanceof UserInputError &&
+        (e as Error).message === `--to-time: ${before.toISOString()} is before catalog-storage-database-old1's earliest restorable time ${earliest.toISOString()} (backups are kept 14 days)`,
+    );
+    const inside = new Date(earliest.getTime() + 60_000);
+    const plan = await planRestore(config, windowed, { kind: 'time', time: inside });
+    assert.equal(plan.overrides.RestoreTime, inside.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    assert.deepEqual(plan.source.earliestRestorableTime, earliest);
+  });
+
   it('refuses PITR of an instance without automated backups', async () => {
     const { deps } = await world({ retention: 0 });
     await assert.rejects(planRestore(config, deps, { kind: 'latest' }), (e: unknown) => e instanceof UserInputError && /keeps no automated backups/.test((e as Error).message));
@@ -182,6 +203,25 @@ describe('db restore: plan and steps (emulator RDS and Secrets Manager, scripted
     // The same restore again: the stack already holds it.
     const again = await planRestore(config, deps, { kind: 'latest' });
     assert.equal(again.overrides.RestoreSourceDBInstanceIdentifier, 'catalog-storage-database-new2');
+  });
+
+  it('restores from an encrypted manual snapshot, then refuses the same snapshot again: the stack already holds it', async () => {
+    const { deps, deploys } = await world();
+    await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'catalog-storage-database-old1', DBSnapshotIdentifier: 'catalog-manual-20261130' }));
+    const snap = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'catalog-manual-20261130' }))).DBSnapshots![0]!;
+    assert.deepEqual([snap.Encrypted, snap.Engine, snap.Status], [true, 'postgres', 'available']);
+    const point = { kind: 'snapshot', id: 'catalog-manual-20261130' } as const;
+    const plan = await planRestore(config, deps, point);
+    assert.deepEqual(plan.overrides, { RestoreSourceDBInstanceIdentifier: '', RestoreTime: '', RestoreDBSnapshotIdentifier: 'catalog-manual-20261130', RestoredMasterSecretArn: plan.overrides.RestoredMasterSecretArn });
+    const result = await executeRestore(config, deps, plan);
+    assert.equal(result.newInstance.id, 'catalog-storage-database-new2');
+    assert.equal(deploys[0]!.overrides!['catalog-storage']!.RestoreDBSnapshotIdentifier, 'catalog-manual-20261130');
+    const deployed = deploys.length;
+    await assert.rejects(
+      planRestore(config, deps, point),
+      (e: unknown) => e instanceof UserInputError && (e as Error).message === 'db restore: catalog-storage already holds this restore (snapshot catalog-manual-20261130); nothing would change',
+    );
+    assert.equal(deploys.length, deployed, 'the refused plan deployed nothing');
   });
 
   it('a reconciliation that fails stops the restore with exit 3 and the function\'s message; the old instance is left running', async () => {

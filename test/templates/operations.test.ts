@@ -3,15 +3,21 @@
  * prod, IAM authentication end to end, TLS, the pool from the env file, security groups
  * functions → proxy → database), the functions wired to it, the tuned parameter group, the restore
  * parameters and what they switch, the app secret's connection details kept out of the
- * regenerating path, the poller's and storage's alarms and widgets, backups of 14 days; and
+ * regenerating path, the poller's and storage's alarms and widgets, backups of 14 days (validate's
+ * finding when an env keeps fewer), an env file's proxy idle share over its share refused; and
  * deploy's sticky parameters. cfn-lint and checkov run over these templates in test/validate.
  */
 import { strict as assert } from 'node:assert';
-import { loadEnv } from '../../src/config/load.ts';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EnvFileError, loadEnv, loadEnvFile, parseEnvConfig } from '../../src/config/load.ts';
 import type { EnvConfig } from '../../src/config/types.ts';
 import { resolveParameters } from '../../src/deploy/params.ts';
 import { renderEnvironment } from '../../src/templates/index.ts';
 import { freeStorageThresholdBytes, pollBudgetSeconds } from '../../src/templates/observability.ts';
+import { templatesRenderer } from '../../src/validate/templates.ts';
+import { runCli } from '../support/cli.ts';
 
 type Res = { Type: string; Properties: Record<string, unknown>; UpdateReplacePolicy?: string; DeletionPolicy?: string };
 type Tpl = { Parameters: Record<string, { Default?: unknown }>; Conditions?: Record<string, unknown>; Resources: Record<string, Res>; Outputs: Record<string, { Value: unknown }> };
@@ -120,6 +126,57 @@ describe('templates: operations (proxy, restore, tuning, alarms, backups)', () =
     for (const { config } of Object.values(envs)) assert.ok(config.database.backupRetentionDays >= 14, `${config.name}: the seed keeps WAL 14 days`);
   });
 
+  it('validate flags backups-14-days on an env file keeping backups under 14 days (the schema allows 7)', async () => {
+    const text = (await readFile('envs/dev.yaml', 'utf8')).replace(/^ {2}backupRetentionDays: 14$/m, '  backupRetentionDays: 10');
+    const config = parseEnvConfig(text, 'envs/dev.yaml', { expectName: 'dev' });
+    assert.equal(config.database.backupRetentionDays, 10, 'the env file loads: 10 is within the schema');
+    const rendered = renderEnvironment(config);
+    assert.equal((rendered['catalog-storage.json'] as unknown as Tpl).Resources.Database!.Properties.BackupRetentionPeriod, 10);
+    assert.deepEqual(templatesRenderer.invariants({ name: 'dev', config, rendered }), [
+      {
+        env: 'dev',
+        stack: 'catalog-storage',
+        resource: 'Database',
+        checker: 'invariants',
+        rule: 'backups-14-days',
+        severity: 'error',
+        message: "BackupRetentionPeriod 10: the seed keeps the WAL archive 14 days, and RDS's restore window is the retention period",
+      },
+    ]);
+    // 14 is the floor, not a finding.
+    assert.deepEqual(templatesRenderer.invariants({ name: 'dev', config: envs.dev!.config, rendered: renderEnvironment(envs.dev!.config) }), []);
+  });
+
+  it('an env file whose proxy idle share exceeds its share is exit 2, naming file:line:col and the key (RDS refuses the target group)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'catalogctl-proxy-'));
+    try {
+      await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
+      const staging = await readFile('envs/staging.yaml', 'utf8');
+      const path = join(dir, 'staging.yaml');
+      // Lines 1-N of staging.yaml, then the override: the key is on the last line, indented 4.
+      await writeFile(path, `${staging.trimEnd()}\ndatabase:\n  proxy:\n    maxIdleConnectionsPercent: 80\n`);
+      const line = staging.trimEnd().split('\n').length + 3;
+      const where = `${path}:${line}:5 database.proxy.maxIdleConnectionsPercent: must be <= maxConnectionsPercent (75)`;
+      const err = await loadEnvFile(path).then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof EnvFileError, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.deepEqual([err.file, err.line, err.col, err.keyPath], [path, line, 5, 'database.proxy.maxIdleConnectionsPercent']);
+      assert.equal(err.message, where);
+      const r = await runCli(['render', '--env-path', path, '--out', join(dir, 'out')]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `catalogctl: ${where}\n`);
+      // Equal shares are allowed.
+      await writeFile(path, `${staging.trimEnd()}\ndatabase:\n  proxy:\n    maxIdleConnectionsPercent: 75\n`);
+      assert.equal((await loadEnvFile(path)).database.proxy!.maxIdleConnectionsPercent, 75);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the app secret's generated value names no upstream Output: a moved endpoint cannot regenerate its password", () => {
     const s = envs.prod!.t('catalog-secrets');
     const gen = JSON.stringify((s.Resources.AppDbSecret!.Properties.GenerateSecretString as { SecretStringTemplate: unknown }).SecretStringTemplate);
@@ -161,6 +218,15 @@ describe('templates: operations (proxy, restore, tuning, alarms, backups)', () =
       assert.ok(JSON.stringify(o.Resources.PollerThrottlesAlarm!.Properties).includes('FunctionNameCheckCatalogStatus'));
       const dash = JSON.stringify(o.Resources.Dashboard!.Properties.DashboardBody);
       for (const m of ['ExecutionsStarted', 'ExecutionTime', 'Invocations', 'Duration', 'Throttles', 'FreeStorageSpace']) assert.ok(dash.includes(`\\"${m}\\"`), `${config.name}: widget for ${m}`);
+      // Lambda's Invocations, Duration and Throttles on the dashboard: exactly the poller's two functions, each once per statistic.
+      const body = JSON.parse((o.Resources.Dashboard!.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as { widgets: { properties: { metrics: unknown[][] } }[] };
+      const lambda = body.widgets.flatMap((w) => w.properties.metrics).filter((m) => m[0] === 'AWS/Lambda');
+      const named = (metric: string) => lambda.filter((m) => m[1] === metric).map((m) => [m[2], m[3], (m[4] as { stat: string }).stat]);
+      const poller = ['${FunctionNameCheckCatalogStatus}', '${FunctionNameUpdateCatalogDb}'];
+      assert.deepEqual(named('Invocations'), poller.map((f) => ['FunctionName', f, 'Sum']), `${config.name}: Invocations`);
+      assert.deepEqual(named('Throttles'), poller.map((f) => ['FunctionName', f, 'Sum']), `${config.name}: Throttles`);
+      assert.deepEqual(named('Duration'), poller.flatMap((f) => [['FunctionName', f, 'p50'], ['FunctionName', f, 'Maximum']]), `${config.name}: Duration`);
+      for (const p of ['FunctionNameCheckCatalogStatus', 'FunctionNameUpdateCatalogDb']) assert.ok(o.Parameters[p], `${config.name}: ${p} is a parameter the Fn::Sub fills`);
       assert.equal(dash.includes('DatabaseConnectionsCurrentlySessionPinned'), config.database.proxy?.enabled === true);
     }
     // dev 20 GB growing to 100: 5 % → 1 GiB; prod 200 → 1000: 10 GiB.
