@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnv } from '../src/config/load.ts';
 import { renderFiles } from '../src/render/index.ts';
+import { RENDERED_FILES } from '../src/templates/index.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const work = mkdtempSync(join(tmpdir(), 'catalogctl-bench-render-'));
@@ -44,7 +45,7 @@ const median = (xs: number[]): number => {
 
 const cases = {
   bare: { label: 'node -e 0', args: ['-e', '0'] },
-  render: { label: 'catalogctl render --all (3 envs, 18 files)', args: ['dist/catalogctl.mjs', 'render', '--all', '--out', out] },
+  render: { label: `catalogctl render --all (3 envs, ${3 * RENDERED_FILES.length} files)`, args: ['dist/catalogctl.mjs', 'render', '--all', '--out', out] },
   index: { label: "require('cloudform-types') (package index)", args: ['-e', "require('cloudform-types')"] },
   deep: { label: `require() of the ${deepModules.length} deep paths src/templates imports`, args: ['-e', deepModules.map((m) => `require(${JSON.stringify(m)})`).join(';')] },
 };
