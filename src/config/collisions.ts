@@ -57,7 +57,7 @@ export function envCollisions(loaded: readonly { name: string; source: EnvSource
       // Unreadable or broken: that env reports its own problems when it is rendered or validated.
     }
   }
-  ids.sort((a, b) => a.name.localeCompare(b.name));
+  ids.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)); // [a-z0-9-]: no collator needed
   const out: EnvProblem[] = [];
   for (let j = 0; j < ids.length; j++) {
     for (let i = 0; i < j; i++) {

@@ -84,7 +84,8 @@ export async function envFiles(envDir = 'envs'): Promise<Map<string, string>> {
     if (other) throw new UserInputError(`${join(envDir, other)} and ${join(envDir, f)} both define env ${name}: keep one`);
     files.set(name, f);
   }
-  return new Map([...files].sort(([a], [b]) => a.localeCompare(b)).map(([n, f]) => [n, join(envDir, f)]));
+  // Env names are [a-z0-9-]: code-point order, not localeCompare (whose first call loads ICU's collator).
+  return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([n, f]) => [n, join(envDir, f)]));
 }
 
 /** Environment names with a file in envDir, sorted. */
