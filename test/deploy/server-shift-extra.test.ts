@@ -6,21 +6,18 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
+import type { AwsApi } from '../../src/aws/index.ts';
 import { loadEnv } from '../../src/config/load.ts';
 import { readManifest, readReleaseLock } from '../../src/deploy/release.ts';
-import { buildReleaseStateMachine } from '../../src/templates/release-state-machine.ts';
 import { CLI, runCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
-import { startSfnLocal, type SfnLocal } from '../support/sfn-local.ts';
-import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
+import type { SfnLocal } from '../support/sfn-local.ts';
+import type { Fixture } from './fixture.ts';
+import { FUNCTIONS, MACHINE, serverShiftWorld } from './server-shift-world.ts';
 
-const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
-const MACHINE = `arn:aws:states:us-east-1:${MOTO_ACCOUNT_ID}:stateMachine:catalog-dev-release`;
 const EXECUTION = (name: string) => `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`;
 
 /** What IAM answers a caller whose policy does not allow `states:<op>` on the execution. */
@@ -82,6 +79,7 @@ describe('release --on aws: where the shift runs, and rollback and status when S
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let config: Awaited<ReturnType<typeof loadEnv>>;
+  let close: () => Promise<void>;
   let refusing: RefusingSfn | undefined;
   let running: { child: ChildProcess; exit: Promise<number | null> } | undefined;
   const args = (cmd: string, ...more: string[]) => [cmd, ...(cmd === 'release' ? ['--skip-deploy'] : []), '--env', 'dev', '--env-dir', dir, '--endpoint-url', moto.endpoint, ...more];
@@ -91,22 +89,7 @@ describe('release --on aws: where the shift runs, and rollback and status when S
   });
 
   beforeEach(async () => {
-    await moto.reset();
-    process.env.AWS_ACCESS_KEY_ID = 'test';
-    process.env.AWS_SECRET_ACCESS_KEY = 'test';
-    fx = await createFixture(moto, FUNCTIONS);
-    await createOutputStacks(moto, fx, FUNCTIONS, { ReleaseStateMachineArn: MACHINE });
-    aws = await createAwsApi({ region: moto.region, endpoint: moto.endpoint });
-    dir = await mkdtemp(join(tmpdir(), 'catalogctl-server-shift-extra-'));
-    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
-    await writeFile(join(dir, 'dev.yaml'), yaml);
-    await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
-    config = await loadEnv('dev', { envDir: dir });
-    // What catalog-service deploys: the rendered definition, as the stand-in's state machine.
-    sfn = await startSfnLocal({ awsEndpoint: moto.endpoint, region: moto.region });
-    sfn.register(MACHINE, buildReleaseStateMachine(config));
-    env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: moto.region, AWS_ENDPOINT_URL_SFN: sfn.endpoint };
-    await fx.changeFunctions('r2');
+    ({ fx, aws, dir, config, sfn, env, close } = await serverShiftWorld(moto, moto.endpoint, 'server-shift-extra'));
   });
   afterEach(async () => {
     // A releasing CLI still following its execution goes first, then the execution with the stand-in.
@@ -117,8 +100,7 @@ describe('release --on aws: where the shift runs, and rollback and status when S
     }
     await refusing?.close();
     refusing = undefined;
-    await sfn.close();
-    await rm(dir, { recursive: true, force: true });
+    await close();
   });
 
   const aliases = () => Promise.all(FUNCTIONS.map((fn) => aws.lambda.getAlias(fn, 'live')));

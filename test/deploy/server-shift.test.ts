@@ -6,21 +6,19 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
+import type { AwsApi } from '../../src/aws/index.ts';
 import { loadEnv } from '../../src/config/load.ts';
 import { readManifest, readReleaseLock } from '../../src/deploy/release.ts';
 import { buildReleaseStateMachine } from '../../src/templates/release-state-machine.ts';
 import { CLI, runCli } from '../support/cli.ts';
-import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
+import { getMoto, type Moto } from '../support/moto.ts';
 import { startCacheFlushProxy, type CacheFlushProxy } from '../support/cache-flush-proxy.ts';
-import { startSfnLocal, type SfnLocal } from '../support/sfn-local.ts';
+import type { SfnLocal } from '../support/sfn-local.ts';
 import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
+import { FUNCTIONS, MACHINE, serverShiftWorld } from './server-shift-world.ts';
 
-const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
-const MACHINE = `arn:aws:states:us-east-1:${MOTO_ACCOUNT_ID}:stateMachine:catalog-dev-release`;
 
 describe('release --on aws: the shift run by the release state machine (CLI, emulator, Step Functions stand-in)', function () {
   this.timeout(120_000);
@@ -33,6 +31,7 @@ describe('release --on aws: the shift run by the release state machine (CLI, emu
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let config: Awaited<ReturnType<typeof loadEnv>>;
+  let close: () => Promise<void>;
   const args = (cmd: string, ...more: string[]) => [cmd, ...(cmd === 'release' && !more.includes('--follow') ? ['--skip-deploy'] : []), '--env', 'dev', '--env-dir', dir, '--endpoint-url', proxy.endpoint, ...more];
 
   before(async () => {
@@ -42,29 +41,11 @@ describe('release --on aws: the shift run by the release state machine (CLI, emu
   after(() => proxy.close());
 
   beforeEach(async () => {
-    await moto.reset();
-    process.env.AWS_ACCESS_KEY_ID = 'test';
-    process.env.AWS_SECRET_ACCESS_KEY = 'test';
     proxy.flushes.length = 0;
     proxy.onFlush = undefined;
-    fx = await createFixture(moto, FUNCTIONS);
-    await createOutputStacks(moto, fx, FUNCTIONS, { ReleaseStateMachineArn: MACHINE });
-    aws = await createAwsApi({ region: moto.region, endpoint: proxy.endpoint });
-    dir = await mkdtemp(join(tmpdir(), 'catalogctl-server-shift-'));
-    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
-    await writeFile(join(dir, 'dev.yaml'), yaml);
-    await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
-    config = await loadEnv('dev', { envDir: dir });
-    // What catalog-service deploys: the rendered definition, as the stand-in's state machine.
-    sfn = await startSfnLocal({ awsEndpoint: proxy.endpoint, region: moto.region });
-    sfn.register(MACHINE, buildReleaseStateMachine(config));
-    env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: moto.region, AWS_ENDPOINT_URL_SFN: sfn.endpoint };
-    await fx.changeFunctions('r2');
+    ({ fx, aws, dir, config, sfn, env, close } = await serverShiftWorld(moto, proxy.endpoint, 'server-shift'));
   });
-  afterEach(async () => {
-    await sfn.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   const aliases = () => Promise.all(FUNCTIONS.map((fn) => aws.lambda.getAlias(fn, 'live')));
   const stage = () => aws.apigateway.getStage(fx.restApiId, fx.stageName);
