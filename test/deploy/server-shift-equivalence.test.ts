@@ -163,7 +163,7 @@ describe('release state machine ≡ the CLI shift (scripted world)', function ()
     return { outcome, world: world.snapshot(), messages: reporter.messages('release'), end: f.end! };
   }
 
-  const CASES = Number(process.env.EQUIVALENCE_CASES ?? 60);
+  const CASES = Number(process.env.EQUIVALENCE_CASES ?? 40);
   it(`${CASES} scripted releases end alike: outcome, reason, step, aliases, stage, cache flushes and progress lines`, async () => {
     const seen = new Set<string>();
     for (let seed = 1; seed <= CASES; seed++) {
