@@ -18,8 +18,22 @@ export interface Moto {
 export const MOTO_ACCOUNT_ID = '123456789012';
 export const TEST_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
-let shared: { moto: Moto; proc: ChildProcess } | undefined;
-let starting: Promise<Moto> | undefined;
+/**
+ * One emulator per process. Mocha loads this file twice — the root hooks of setup.ts through
+ * require, the tests through import — and the two copies share nothing but globalThis, so the state
+ * lives there: the root hook must stop the emulator the tests started. A process that exits without
+ * the hook (an interrupted run) still kills it.
+ */
+interface MotoState {
+  shared?: { moto: Moto; proc: ChildProcess };
+  starting?: Promise<Moto>;
+  exitHook?: boolean;
+}
+const state = ((globalThis as { __catalogctlTestMoto?: MotoState }).__catalogctlTestMoto ??= {});
+if (!state.exitHook) {
+  state.exitHook = true;
+  process.on('exit', () => state.shared?.proc.kill('SIGKILL'));
+}
 
 function motoBinary(): string {
   const local = resolve('.venv/bin/moto_server');
@@ -29,9 +43,9 @@ function motoBinary(): string {
 
 /** The shared emulator, started on first use. */
 export function getMoto(): Promise<Moto> {
-  if (shared) return Promise.resolve(shared.moto);
-  starting ??= start();
-  return starting;
+  if (state.shared) return Promise.resolve(state.shared.moto);
+  state.starting ??= start();
+  return state.starting;
 }
 
 async function start(): Promise<Moto> {
@@ -59,15 +73,15 @@ async function start(): Promise<Moto> {
       if (!res.ok) throw new Error(`moto reset failed: ${res.status}`);
     },
   };
-  shared = { moto, proc };
+  state.shared = { moto, proc };
   return moto;
 }
 
 export async function stopSharedMoto(): Promise<void> {
-  if (!shared) return;
-  const { proc } = shared;
-  shared = undefined;
-  starting = undefined;
+  if (!state.shared) return;
+  const { proc } = state.shared;
+  state.shared = undefined;
+  state.starting = undefined;
   await new Promise<void>((res) => {
     proc.once('exit', () => res());
     proc.kill('SIGTERM');

@@ -6,16 +6,24 @@
 import pg from 'pg';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/local/postgres.ts';
 
-let cluster: ThrowawayCluster | undefined;
-let counter = 0;
+/**
+ * One server per process, its state on globalThis: mocha loads this file twice (setup.ts's root
+ * hooks through require, the tests through import), and the root hook must stop the cluster the
+ * tests started; the database counter is shared too, so two copies never pick the same name.
+ */
+interface PgState {
+  cluster?: ThrowawayCluster;
+  counter: number;
+}
+const state = ((globalThis as { __catalogctlTestPg?: PgState }).__catalogctlTestPg ??= { counter: 0 });
 
 // Read once: tests point DATABASE_URL at their own databases while they run.
 const EXTERNAL_URL = process.env.DATABASE_URL || undefined;
 
 async function adminUrl(): Promise<string> {
   if (EXTERNAL_URL) return EXTERNAL_URL;
-  cluster ??= await startThrowawayCluster();
-  return cluster.adminUrl;
+  state.cluster ??= await startThrowawayCluster();
+  return state.cluster.adminUrl;
 }
 
 export interface TestDatabase {
@@ -26,7 +34,7 @@ export interface TestDatabase {
 /** A new, empty database on the test server. */
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
   const admin = await adminUrl();
-  const name = `catalogctl_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${++counter}`;
+  const name = `catalogctl_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${++state.counter}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {
@@ -52,8 +60,8 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
 }
 
 export async function stopSharedPostgres(): Promise<void> {
-  if (!cluster) return;
-  const c = cluster;
-  cluster = undefined;
+  if (!state.cluster) return;
+  const c = state.cluster;
+  state.cluster = undefined;
   await c.stop();
 }
