@@ -8,7 +8,7 @@
  * which answers the flush as API Gateway documents it and records it (the rest reaches the emulator).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAwsApi, createGuardedAwsApi, type AwsApi } from '../../src/aws/index.ts';
@@ -22,6 +22,7 @@ import { startCacheFlushProxy, type CacheFlushProxy } from '../support/cache-flu
 import { runCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
 import { createFixture, createOutputStacks, released, type Fixture } from './fixture.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
 const FLUSHED = 'stage v1: API cache flushed (its variables changed)';
@@ -203,10 +204,8 @@ describe('deploy: the API cache flushed after the stage variables change (emulat
       await createOutputStacks(moto, fx, FUNCTIONS);
       dir = await mkdtemp(join(tmpdir(), 'catalogctl-cache-'));
       // dev with the API cache of staging.
-      const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts').replace('enabled: false\n    sizeGb: null', 'enabled: true\n    sizeGb: "0.5"');
+      const yaml = await writeEmulatorEnv(dir, (y) => y.replace(/bucket: .*/, 'bucket: catalog-artifacts').replace('enabled: false\n    sizeGb: null', 'enabled: true\n    sizeGb: "0.5"'));
       assert.match(yaml, /cache:\n {4}enabled: true\n {4}sizeGb: "0.5"/);
-      await writeFile(join(dir, 'dev.yaml'), yaml);
-      await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
       await fx.changeFunctions('r2');
     });
     afterEach(() => rm(dir, { recursive: true, force: true }));

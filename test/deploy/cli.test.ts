@@ -3,8 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.ts';
-import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
 
@@ -24,9 +25,7 @@ describe('catalogctl release / rollback / status (CLI, emulator)', function () {
     fx = await createFixture(moto, FUNCTIONS);
     await createOutputStacks(moto, fx, FUNCTIONS);
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-release-'));
-    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
-    await writeFile(join(dir, 'dev.yaml'), yaml);
-    await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
+    await writeEmulatorEnv(dir, (y) => y.replace(/bucket: .*/, 'bucket: catalog-artifacts'));
     env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: moto.region };
   });
   afterEach(async () => rm(dir, { recursive: true, force: true }));

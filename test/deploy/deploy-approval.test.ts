@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
@@ -10,8 +10,9 @@ import type { CodeKeys } from '../../src/deploy/params.ts';
 import { deployStacks } from '../../src/deploy/stacks.ts';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
 import { CLI, runCli } from '../support/cli.ts';
-import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { fixtureTemplates, putCode, testConfig } from './stack-fixtures.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 /**
  * deploy's approval through the built CLI against the emulator (miniature stacks from
@@ -43,10 +44,7 @@ describe('catalogctl deploy approval: --require-approval broadening, the questio
     config = await testConfig();
     cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-approval-'));
-    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID);
-    await mkdir(join(dir, 'envs'));
-    await writeFile(join(dir, 'envs', 'dev.yaml'), yaml);
-    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
+    await writeEmulatorEnv(join(dir, 'envs'));
     const templates = fixtureTemplates(config);
     for (const s of STACK_NAMES) await writeFile(join(dir, `${s}.json`), canonicalJson(templates[s]));
     keys = await putCode(moto, config, 'a');

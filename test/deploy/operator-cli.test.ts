@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -12,6 +12,7 @@ import { canonicalJson } from '../../src/util/canonical-json.ts';
 import { runCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { fixtureTemplates, putCode, testConfig } from './stack-fixtures.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 /**
  * preflight, diff --fail, deploy --json, the env guard on every AWS command, status's placeholder
@@ -36,10 +37,7 @@ describe('catalogctl preflight / diff --fail / deploy --json / env guard / secre
     config = await testConfig();
     cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-operator-'));
-    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID);
-    await mkdir(join(dir, 'envs'));
-    await writeFile(join(dir, 'envs', 'dev.yaml'), yaml);
-    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
+    const yaml = await writeEmulatorEnv(join(dir, 'envs'));
     // qa: dev.yaml copied with only its name changed, so it kept dev's stack names (issue 15's first hour).
     await writeFile(join(dir, 'envs', 'qa.yaml'), yaml.replace(/^name: dev$/m, 'name: qa'));
     const templates = fixtureTemplates(config);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -9,8 +9,9 @@ import { API_FUNCTIONS, STACK_NAMES, type EnvConfig } from '../../src/config/typ
 import { deployStacks } from '../../src/deploy/stacks.ts';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
 import { CLI, runCli } from '../support/cli.ts';
-import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { fixtureTemplates, fnName, goLive, putCode, testConfig, type Live } from './stack-fixtures.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 /**
  * The whole `catalogctl release` through the built CLI: the real packager (esbuild, deterministic
@@ -41,9 +42,7 @@ describe('catalogctl release: the whole pipeline (CLI, emulator)', function () {
     config = await testConfig();
     aws = await createAwsApi({ region: moto.region, endpoint: moto.endpoint });
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-release-'));
-    await mkdir(join(dir, 'envs'));
-    await writeFile(join(dir, 'envs', 'dev.yaml'), (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID));
-    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
+    await writeEmulatorEnv(join(dir, 'envs'));
     const templates = fixtureTemplates(config);
     for (const s of STACK_NAMES) await writeFile(join(dir, `${s}.json`), canonicalJson(templates[s]));
     // The first deploy, then what the emulator's CloudFormation skips (aliases, stage, alarms).

@@ -4,7 +4,7 @@
  * file in a temp dir with the emulator's account, and the Step Functions stand-in running the
  * rendered release state machine (test/support/sfn-local.ts), its SDK tasks sent to `awsEndpoint`.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAwsApi, type AwsApi } from '../../src/aws/index.ts';
@@ -14,6 +14,7 @@ import { buildReleaseStateMachine } from '../../src/templates/release-state-mach
 import { MOTO_ACCOUNT_ID, type Moto } from '../support/moto.ts';
 import { startSfnLocal, type SfnLocal } from '../support/sfn-local.ts';
 import { createFixture, createOutputStacks, type Fixture } from './fixture.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 export const FUNCTIONS = ['catalog-list-datasets', 'catalog-get-dataset', 'catalog-write-dataset', 'catalog-authorizer'];
 export const MACHINE = `arn:aws:states:us-east-1:${MOTO_ACCOUNT_ID}:stateMachine:catalog-dev-release`;
@@ -39,9 +40,7 @@ export async function serverShiftWorld(moto: Moto, awsEndpoint: string, label: s
   await createOutputStacks(moto, fx, FUNCTIONS, { ReleaseStateMachineArn: MACHINE });
   const aws = await createAwsApi({ region: moto.region, endpoint: awsEndpoint });
   const dir = await mkdtemp(join(tmpdir(), `catalogctl-${label}-`));
-  const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID).replace(/bucket: .*/, 'bucket: catalog-artifacts');
-  await writeFile(join(dir, 'dev.yaml'), yaml);
-  await writeFile(join(dir, '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
+  await writeEmulatorEnv(dir, (y) => y.replace(/bucket: .*/, 'bucket: catalog-artifacts'));
   const config = await loadEnv('dev', { envDir: dir });
   // What catalog-service deploys: the rendered definition, as the stand-in's state machine.
   const sfn = await startSfnLocal({ awsEndpoint, region: moto.region });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -7,8 +7,9 @@ import { CreateAliasCommand, LambdaClient, PublishVersionCommand, UpdateAliasCom
 import { STACK_NAMES, type EnvConfig } from '../../src/config/types.ts';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
 import { runCli } from '../support/cli.ts';
-import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { getMoto, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
 import { fixtureTemplates, fnName, putCode, testConfig } from './stack-fixtures.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 /**
  * diff and deploy through the built CLI against the emulator. The stacks are the miniature
@@ -28,10 +29,7 @@ describe('catalogctl diff / deploy (CLI, emulator)', function () {
     await moto.reset();
     config = await testConfig();
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-deploy-'));
-    const yaml = (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID);
-    await (await import('node:fs/promises')).mkdir(join(dir, 'envs'));
-    await writeFile(join(dir, 'envs', 'dev.yaml'), yaml);
-    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8')); // dev.yaml extends it
+    await writeEmulatorEnv(join(dir, 'envs'));
     const templates = fixtureTemplates(config);
     for (const s of STACK_NAMES) await writeFile(join(dir, `${s}.json`), canonicalJson(templates[s]));
     const keys = await putCode(moto, config, 'a');

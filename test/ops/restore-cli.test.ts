@@ -8,7 +8,7 @@
  * are scripted: the emulator runs neither the real storage stack nor functions without Docker.
  */
 import { strict as assert } from 'node:assert';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
@@ -16,6 +16,7 @@ import { CreateDBInstanceCommand, DescribeDBInstancesCommand, DescribeDBSnapshot
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { runCli } from '../support/cli.ts';
 import { getMoto, MOTO_ACCOUNT_ID, TEST_CREDENTIALS, type Moto } from '../support/moto.ts';
+import { writeEmulatorEnv } from '../support/env-files.ts';
 
 describe('catalogctl db restore (CLI, emulator): the plan, and every refusal before anything changes', function () {
   this.timeout(120_000);
@@ -33,9 +34,7 @@ describe('catalogctl db restore (CLI, emulator): the plan, and every refusal bef
     const sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     const cfn = new CloudFormationClient({ endpoint: moto.endpoint, region: moto.region, credentials: TEST_CREDENTIALS });
     dir = await mkdtemp(join(tmpdir(), 'catalogctl-restore-cli-'));
-    await mkdir(join(dir, 'envs'));
-    await writeFile(join(dir, 'envs', 'dev.yaml'), (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID));
-    await writeFile(join(dir, 'envs', '_base.yaml'), await readFile('envs/_base.yaml', 'utf8'));
+    await writeEmulatorEnv(join(dir, 'envs'));
 
     const created = await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: ID, Engine: 'postgres', DBInstanceClass: 'db.t4g.medium', AllocatedStorage: 20, MasterUsername: 'catalog_admin', ManageMasterUserPassword: true, StorageEncrypted: true, BackupRetentionPeriod: 14 }));
     const master = created.DBInstance!.MasterUserSecret!.SecretArn!;
@@ -134,7 +133,7 @@ describe('catalogctl db restore (CLI, emulator): the plan, and every refusal bef
       assert.match(r.stderr, /999999999999/);
       assert.doesNotMatch(r.stderr, /Restore plan/);
     } finally {
-      await writeFile(join(dir, 'envs', 'dev.yaml'), (await readFile('envs/dev.yaml', 'utf8')).replaceAll('111111111111', MOTO_ACCOUNT_ID));
+      await writeEmulatorEnv(join(dir, 'envs'));
     }
     await unchanged();
   });
