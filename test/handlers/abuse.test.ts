@@ -30,6 +30,7 @@ import { startLocal, type HandlerSet, type LocalServer } from '../../src/local/s
 import { RecordingReporter } from '../../src/reporter.ts';
 import { createTestDatabase, type TestDatabase } from '../support/pg.ts';
 import { captureLogs } from './env.ts';
+import { send, type Req, type Res } from './send.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 const BASE = '/storage/v1/catalog';
@@ -38,39 +39,6 @@ const nowS = () => Math.floor(Date.now() / 1000);
 
 /** A response body that names an internal: a stack frame, a source file, SQL, a driver or network message. */
 const INTERNAL = /\bat \S+ \(|node_modules|\.[cm]?[jt]s:\d|\b(SELECT|INSERT|UPDATE|DELETE FROM|WHERE)\b|syntax error|violates|relation "|column "|duplicate key|invalid input|ECONN|ETIMEDOUT|EPIPE|Connection terminated|postgres|pg_|SQLSTATE|TypeError|RangeError|ReferenceError|stack/i;
-
-interface Req {
-  method: string;
-  path: string;
-  token?: string | null;
-  headers?: Record<string, string>;
-  body?: string | Buffer;
-}
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function send(base: string, r: Req): Promise<Res> {
-  const u = new URL(base);
-  const headers: Record<string, string | number> = { ...(r.headers ?? {}) };
-  if (r.token !== undefined && r.token !== null) headers.authorization = `Bearer ${r.token}`;
-  if (r.body !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    headers['content-length'] = Buffer.byteLength(r.body);
-  }
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method: r.method, path: r.path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    if (r.body !== undefined) req.end(r.body);
-    else req.end();
-  });
-}
 
 describe('API abuse: crafted requests through the local gateway to the real authorizer and handlers', function () {
   this.timeout(120_000);

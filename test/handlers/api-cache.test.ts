@@ -8,7 +8,6 @@
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -26,26 +25,11 @@ import { RecordingReporter } from '../../src/reporter.ts';
 import { cachedMethods, startApiCache, type ApiCache, type CachedMethod } from '../support/api-gateway-cache.ts';
 import { createTestDatabase, type TestDatabase } from '../support/pg.ts';
 import { captureLogs } from './env.ts';
+import { send, type Res } from './send.ts';
 
 const BASE = '/storage/v1/catalog';
 
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-function get(base: string, path: string, headers: Record<string, string>): Promise<Res> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method: 'GET', path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (base: string, path: string, headers: Record<string, string>): Promise<Res> => send(base, { method: 'GET', path, headers });
 
 describe('API cache: the rendered cache keys keep tenants and conditional requests apart (API Gateway cache stand-in)', function () {
   this.timeout(60_000);
@@ -80,17 +64,7 @@ describe('API cache: the rendered cache keys keep tenants and conditional reques
     for (const [who, tenant] of [['a', 'tenant-a'], ['b', 'tenant-b']] as const) {
       const token = await new SignJWT({ iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, sub: who, tenant_id: tenant, roles: ['owner'], iat: now, nbf: now - 5, exp: now + 600 }).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
       auth[who] = `Bearer ${token}`;
-      const r = await new Promise<Res>((resolve, reject) => {
-        const body = JSON.stringify({ name: names[who] });
-        const u = new URL(local.url);
-        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `${BASE}/datasets`, headers: { authorization: auth[who], 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+      const r = await send(local.url, { method: 'POST', path: `${BASE}/datasets`, headers: { authorization: auth[who] }, body: JSON.stringify({ name: names[who] }) });
       assert.equal(r.status, 201, r.body);
       if (who === 'a') aId = (JSON.parse(r.body) as { id: string }).id;
     }
