@@ -33,7 +33,8 @@ import { getMoto, stopSharedMoto, TEST_CREDENTIALS } from '../test/support/moto.
 import { startRdsLikeCluster } from '../test/support/rds-pg.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const bareEnvFor = () => ({ PATH: process.env.PATH ?? '' });
+/** The environment of a bare process: PATH only. */
+const bareEnv = { PATH: process.env.PATH ?? '' };
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const RUNNER = resolve('bench/_cold-start-runner.cjs');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -69,7 +70,7 @@ const busArn = (await new EventBridgeClient({ endpoint: moto.endpoint, region, c
 // process of its own (this one blocks in spawnSync while a function runs).
 const { publicKey, privateKey } = await generateKeyPair('RS256');
 const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256' }] });
-const stub = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('Content-Type', 'application/json'); s.end(q.url === '/jwks.json' ? process.env.JWKS : '{"kb_name":"kb","data_source_name":"ds"}'); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`], { env: { ...bareEnvFor(), JWKS: jwks }, stdio: ['ignore', 'pipe', 'inherit'] });
+const stub = spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('Content-Type', 'application/json'); s.end(q.url === '/jwks.json' ? process.env.JWKS : '{"kb_name":"kb","data_source_name":"ds"}'); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`], { env: { ...bareEnv, JWKS: jwks }, stdio: ['ignore', 'pipe', 'inherit'] });
 const local = `http://127.0.0.1:${(await new Promise<string>((r) => stub.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))))}`;
 const token = await new SignJWT({ tenant_id: 'tenant-a', roles: ['platform'] }).setProtectedHeader({ alg: 'RS256', kid: 'bench' }).setIssuer(config.auth.issuer).setAudience(config.auth.audience).setSubject('bench').setIssuedAt().setExpirationTime('1h').sign(privateKey);
 
@@ -131,7 +132,6 @@ const events: Record<FunctionName, () => unknown> = {
   'audit-relay': () => ({}),
 };
 
-const bareEnv = { PATH: process.env.PATH ?? '' };
 const load = os.loadavg()[0];
 const bare: Timing[] = [];
 const withSourceMaps: Timing[] = [];
